@@ -1,0 +1,47 @@
+/* Small helpers shared by the command entry points. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+int
+cli_fail(const ret_error *err)
+{
+	log_error_detail(NULL, err->message, err->hint, err->sqlstate);
+	return ret_exit_status(err->code);
+}
+
+int
+cli_usage(const char *command, const char *fmt, ...)
+{
+	char msg[1024];
+	char hint[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(hint, sizeof(hint), "try \"retention %s --help\"", command);
+	log_error_detail(NULL, msg, hint, NULL);
+	return RET_EXIT_USAGE;
+}
+
+bool
+cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}

@@ -1,0 +1,24 @@
+/* What the command entry points share: their signatures and small option helpers. */
+#ifndef RETENTION_CLI_H
+#define RETENTION_CLI_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+int cmd_run(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+/* Logs err (message, hint, SQLSTATE) and returns its documented exit status. */
+int cli_fail(const ret_error *err);
+
+/* Logs a usage error about the command and returns exit status 2. */
+int cli_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a whole decimal integer in [lo, hi]; false otherwise. */
+bool cli_parse_long(const char *s, long lo, long hi, long *out);
+
+#endif

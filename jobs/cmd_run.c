@@ -1,0 +1,261 @@
+/* `retention run`: one run of a policy, from options to signed report and exit status. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "archive.h"
+#include "cli.h"
+#include "db.h"
+#include "engine.h"
+#include "log.h"
+#include "policy.h"
+#include "report.h"
+#include "sign.h"
+
+static volatile sig_atomic_t stop_requested;
+
+/* SIGTERM and SIGINT only raise a flag: the current batch finishes and commits. */
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void
+help(void)
+{
+	printf("Usage: retention run --policy FILE --report-dir DIR [options]\n\n"
+	       "Applies a retention policy: removes (purge) or moves to the archive (archive)\n"
+	       "every row past its retention that no open hold keeps, in short batches, and\n"
+	       "writes a signed JSON report to the report directory.\n\n"
+	       "Options:\n"
+	       "  --policy FILE            the policy (format: policies/README.md)\n"
+	       "  --report-dir DIR         where the report and its .sig are written\n"
+	       "  --archive-dir DIR        where archive segments go (needed by archive classes)\n"
+	       "  --signing-key KEY.pem    Ed25519 private key (mode 0600); required unless\n"
+	       "                           --dry-run, where an unsigned report is written\n"
+	       "  --dry-run                count in one read-only snapshot; change nothing\n"
+	       "  --as-of TIME             pretend the run happens at TIME (dry runs only;\n"
+	       "                           a time without a zone is read as UTC)\n"
+	       "  --db CONNINFO            connection string; default: libpq environment\n"
+	       "  --progress-interval SEC  seconds between progress lines (default 10, 0 = none)\n"
+	       "  --max-clock-skew SEC     refuse when the database clock is further than this\n"
+	       "                           from the host clock (default 300, 0 = no check)\n"
+	       "  --help                   this text\n\n"
+	       "Exit status: 0 success, 1 runtime failure or interrupted, 2 usage or policy\n"
+	       "error, 3 a guard refused, 75 another run holds the lock.\n");
+}
+
+static void
+iso_now(char *buf, size_t len, time_t *t_out)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+	if (t_out)
+		*t_out = ts.tv_sec;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"policy", required_argument, NULL, 'p'},
+		{"report-dir", required_argument, NULL, 'r'},
+		{"archive-dir", required_argument, NULL, 'a'},
+		{"signing-key", required_argument, NULL, 'k'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"as-of", required_argument, NULL, 't'},
+		{"db", required_argument, NULL, 'd'},
+		{"progress-interval", required_argument, NULL, 'i'},
+		{"max-clock-skew", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *policy_path = NULL, *report_dir = NULL, *key_path = NULL, *conninfo = NULL;
+	run_options opt = {.progress_interval_s = 10, .max_clock_skew_s = 300,
+	                   .stop = &stop_requested};
+	char started_at[40], finished_at[40], report_name[160], report_sha[65], fingerprint[80];
+	char conn_desc[300];
+	policy *pol = NULL;
+	signing_key *key = NULL;
+	PGconn *conn = NULL;
+	run_state st;
+	ret_error err, rerr;
+	report_meta meta = {0};
+	struct sigaction sa;
+	char *text = NULL;
+	time_t started;
+	long v;
+	int c, exit_code;
+
+	ret_error_clear(&err);
+	fingerprint[0] = '\0';
+
+	/* Options. */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			policy_path = optarg;
+			break;
+		case 'r':
+			report_dir = optarg;
+			break;
+		case 'a':
+			opt.archive_dir = optarg;
+			break;
+		case 'k':
+			key_path = optarg;
+			break;
+		case 'n':
+			opt.dry_run = true;
+			break;
+		case 't':
+			opt.as_of = optarg;
+			break;
+		case 'd':
+			conninfo = optarg;
+			break;
+		case 'i':
+			if (!cli_parse_long(optarg, 0, 86400, &v))
+				return cli_usage("run", "--progress-interval: \"%s\" is not 0 to 86400", optarg);
+			opt.progress_interval_s = (int)v;
+			break;
+		case 's':
+			if (!cli_parse_long(optarg, 0, 86400, &v))
+				return cli_usage("run", "--max-clock-skew: \"%s\" is not 0 to 86400", optarg);
+			opt.max_clock_skew_s = (int)v;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			return cli_usage("run", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage("run", "unexpected argument \"%s\"", argv[optind]);
+	if (policy_path == NULL || report_dir == NULL)
+		return cli_usage("run", "--policy and --report-dir are required");
+	if (opt.as_of && !opt.dry_run) {
+		ret_fail(&err, RET_GUARD, "guard as-of: --as-of is allowed only with --dry-run");
+		ret_hint(&err, "a real run always uses the database's clock");
+		return cli_fail(&err);
+	}
+	if (key_path == NULL && !opt.dry_run)
+		return cli_usage("run", "--signing-key is required unless --dry-run");
+	if (archive_mkdirs(report_dir, &err) != RET_OK)
+		return cli_fail(&err);
+
+	/* Stop cleanly on SIGTERM (Kubernetes) and SIGINT; a second signal changes nothing. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Policy and key come first: without them nothing may be deleted. */
+	iso_now(started_at, sizeof(started_at), &started);
+	if (policy_load(policy_path, &pol, &err) == RET_OK) {
+		engine_init(&st, pol, NULL, &opt);
+	} else {
+		policy empty = {0};
+
+		engine_init(&st, &empty, NULL, &opt);
+		st.pol = NULL;
+		st.outcome = err.code;
+	}
+	log_set_run_id(st.run_id);
+	log_set_dry_run(opt.dry_run);
+	log_msg(LOG_INFO, NULL, "starting %s run of policy %s (report dir %s, archive dir %s)",
+	        opt.dry_run ? "dry" : "execute", policy_path, report_dir,
+	        opt.archive_dir ? opt.archive_dir : "none");
+	if (key_path && st.outcome == RET_OK) {
+		if (signing_key_load(key_path, &key, &err) == RET_OK)
+			signing_key_fingerprint(key, fingerprint);
+		else
+			st.outcome = err.code;
+	}
+
+	/* The database. */
+	if (st.outcome == RET_OK && db_connect(conninfo, &conn, &err) != RET_OK)
+		st.outcome = err.code;
+	if (st.outcome == RET_OK) {
+		st.conn = conn;
+		db_describe(conn, conn_desc, sizeof(conn_desc));
+		log_msg(LOG_INFO, NULL, "connected to %s", conn_desc);
+		st.outcome = engine_prepare(&st, &err);
+		if (st.outcome == RET_LOCKED) {
+			exit_code = cli_fail(&err);
+			engine_free(&st);
+			db_close(conn);
+			policy_free(pol);
+			signing_key_free(key);
+			return exit_code;
+		}
+		if (st.outcome == RET_OK) {
+			ret_error xerr;
+
+			ret_error_clear(&xerr);
+			st.outcome = engine_execute(&st, &xerr);
+			if (st.outcome != RET_OK)
+				err = xerr;
+		}
+	}
+	if (st.outcome != RET_OK) {
+		log_error_detail(NULL, err.message, err.hint, err.sqlstate);
+		snprintf(st.outcome_message, sizeof(st.outcome_message), "%s", err.message);
+	}
+	if (stop_requested)
+		st.interrupted = true;
+	if (st.interrupted && st.outcome == RET_OK) {
+		st.outcome = RET_RUNTIME;
+		snprintf(err.message, sizeof(err.message), "interrupted by a signal; stopped between "
+		         "batches");
+		err.hint[0] = '\0';
+	}
+	exit_code = ret_exit_status(st.outcome);
+
+	/* The report, signed, and its hash in the ledger. */
+	iso_now(finished_at, sizeof(finished_at), NULL);
+	meta.started_at = started_at;
+	meta.finished_at = finished_at;
+	meta.exit_code = exit_code;
+	meta.key_fingerprint = fingerprint[0] ? fingerprint : NULL;
+	meta.error = st.outcome != RET_OK ? err.message : NULL;
+	meta.error_hint = st.outcome != RET_OK ? err.hint : NULL;
+	text = report_render(&st, pol, &meta);
+	report_file_name((long)started, st.run_id, report_name, sizeof(report_name));
+	ret_error_clear(&rerr);
+	if (text == NULL || report_write(report_dir, report_name, text, key, report_sha, &rerr)) {
+		if (text == NULL)
+			ret_fail(&rerr, RET_RUNTIME, "cannot render the report");
+		log_error_detail(NULL, rerr.message, rerr.hint, NULL);
+		exit_code = RET_EXIT_RUNTIME;
+	} else {
+		log_msg(LOG_INFO, NULL, "report %s/%s%s", report_dir, report_name,
+		        key ? " (signed)" : " (unsigned)");
+		if (engine_record_report(&st, exit_code, report_name, report_sha, &rerr) != RET_OK) {
+			log_error_detail(NULL, rerr.message, rerr.hint, rerr.sqlstate);
+			exit_code = RET_EXIT_RUNTIME;
+		}
+	}
+	log_msg(st.outcome == RET_OK ? LOG_INFO : LOG_ERROR, NULL, "finished: %s, exit status %d",
+	        engine_status(&st), exit_code);
+
+	free(text);
+	engine_free(&st);
+	db_close(conn);
+	policy_free(pol);
+	signing_key_free(key);
+	return exit_code;
+}

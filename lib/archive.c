@@ -1,0 +1,331 @@
+/* Writing archive segments durably, and setting aside those no commit vouches for. */
+#include "archive.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "db.h"
+#include "fault.h"
+#include "sign.h"
+
+#define PARTIAL_SUFFIX ".partial"
+
+struct archive_segment {
+	int fd;
+	z_stream z;
+	sha256_ctx *sha;
+	int64_t bytes;
+	char partial[PATH_MAX];
+	char final[PATH_MAX];
+	char dir[PATH_MAX];
+	unsigned char out[1 << 16];
+};
+
+void
+archive_segment_name(const char *class_name, const char *run_id, int batch, char *out,
+                     size_t len)
+{
+	snprintf(out, len, "%s/%s-%s-%06d.csv.gz", class_name, class_name, run_id, batch);
+}
+
+ret_code
+archive_mkdirs(const char *dir, ret_error *err)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return ret_fail(err, RET_USAGE, "archive directory \"%s\" is not a usable path", dir);
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0750) != 0 && errno != EEXIST)
+			return ret_fail(err, RET_USAGE, "%s: cannot create directory: %s", path,
+			                strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(path, 0750) != 0 && errno != EEXIST)
+		return ret_fail(err, RET_USAGE, "%s: cannot create directory: %s", path,
+		                strerror(errno));
+	return RET_OK;
+}
+
+static ret_code
+fsync_dir(const char *dir, ret_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot open directory: %s", dir, strerror(errno));
+	if (fsync(fd) != 0) {
+		int e = errno;
+
+		close(fd);
+		return ret_fail(err, RET_RUNTIME, "%s: fsync failed: %s", dir, strerror(e));
+	}
+	close(fd);
+	return RET_OK;
+}
+
+/* Writes all of buf to fd, hashing what was written. */
+static ret_code
+write_all(archive_segment *seg, const unsigned char *buf, size_t len, ret_error *err)
+{
+	while (len > 0) {
+		ssize_t n = write(seg->fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ret_fail(err, RET_RUNTIME, "%s: write failed: %s", seg->partial,
+			                n < 0 ? strerror(errno) : "no progress");
+		sha256_update(seg->sha, buf, (size_t)n);
+		seg->bytes += n;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return RET_OK;
+}
+
+ret_code
+archive_segment_open(const char *dir, const char *rel_path, archive_segment **out,
+                     ret_error *err)
+{
+	archive_segment *seg;
+	const char *slash;
+	const char *base;
+	ret_code rc;
+
+	*out = NULL;
+	seg = calloc(1, sizeof(*seg));
+	if (seg == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	seg->fd = -1;
+
+	/* Paths: the class directory, the final name and the hidden partial name. */
+	slash = strrchr(rel_path, '/');
+	base = slash ? slash + 1 : rel_path;
+	snprintf(seg->dir, sizeof(seg->dir), "%s/%.*s", dir, slash ? (int)(slash - rel_path) : 0,
+	         rel_path);
+	snprintf(seg->final, sizeof(seg->final), "%s/%s", dir, rel_path);
+	snprintf(seg->partial, sizeof(seg->partial), "%s/.%s%s", seg->dir, base, PARTIAL_SUFFIX);
+	rc = archive_mkdirs(seg->dir, err);
+	if (rc != RET_OK) {
+		free(seg);
+		return RET_RUNTIME;
+	}
+	if (access(seg->final, F_OK) == 0) {
+		free(seg);
+		return ret_fail(err, RET_RUNTIME, "%s: segment already exists; refusing to overwrite",
+		                rel_path);
+	}
+
+	seg->fd = open(seg->partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (seg->fd < 0) {
+		rc = ret_fail(err, RET_RUNTIME, "%s: cannot create segment: %s", seg->partial,
+		              strerror(errno));
+		free(seg);
+		return rc;
+	}
+	seg->sha = sha256_new();
+	/* windowBits 15 + 16 asks zlib for a gzip wrapper; level 1 keeps up with COPY. */
+	if (seg->sha == NULL ||
+	    deflateInit2(&seg->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		close(seg->fd);
+		unlink(seg->partial);
+		sha256_free(seg->sha);
+		free(seg);
+		return ret_fail(err, RET_RUNTIME, "cannot start compression");
+	}
+	*out = seg;
+	return RET_OK;
+}
+
+/* Runs deflate over the pending input with flush, writing whatever it produces. */
+static ret_code
+pump(archive_segment *seg, int flush, ret_error *err)
+{
+	int zrc;
+
+	do {
+		seg->z.next_out = seg->out;
+		seg->z.avail_out = sizeof(seg->out);
+		zrc = deflate(&seg->z, flush);
+		if (zrc == Z_STREAM_ERROR)
+			return ret_fail(err, RET_RUNTIME, "compression failed");
+		if (sizeof(seg->out) - seg->z.avail_out > 0) {
+			ret_code rc = write_all(seg, seg->out, sizeof(seg->out) - seg->z.avail_out, err);
+
+			if (rc != RET_OK)
+				return rc;
+		}
+	} while (seg->z.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+	return RET_OK;
+}
+
+ret_code
+archive_segment_write(archive_segment *seg, const void *data, size_t len, ret_error *err)
+{
+	if (fault_hit("archive-write"))
+		return ret_fail(err, RET_RUNTIME, "%s: write failed: %s (fault point)", seg->partial,
+		                strerror(ENOSPC));
+	seg->z.next_in = (unsigned char *)data;
+	seg->z.avail_in = (uInt)len;
+	return pump(seg, Z_NO_FLUSH, err);
+}
+
+ret_code
+archive_segment_finish(archive_segment *seg, char sha256[65], int64_t *bytes, ret_error *err)
+{
+	ret_code rc;
+
+	/* Finish the gzip stream and make the bytes durable under the partial name. */
+	seg->z.next_in = NULL;
+	seg->z.avail_in = 0;
+	rc = pump(seg, Z_FINISH, err);
+	if (rc == RET_OK && fsync(seg->fd) != 0)
+		rc = ret_fail(err, RET_RUNTIME, "%s: fsync failed: %s", seg->partial, strerror(errno));
+	if (rc != RET_OK) {
+		archive_segment_abort(seg);
+		return rc;
+	}
+	deflateEnd(&seg->z);
+	close(seg->fd);
+	seg->fd = -1;
+
+	/* Then the name: rename is atomic, and the directory fsync makes it stick. */
+	if (rename(seg->partial, seg->final) != 0) {
+		rc = ret_fail(err, RET_RUNTIME, "%s: rename failed: %s", seg->final, strerror(errno));
+		unlink(seg->partial);
+	} else {
+		rc = fsync_dir(seg->dir, err);
+	}
+	sha256_final_hex(seg->sha, sha256);
+	*bytes = seg->bytes;
+	free(seg);
+	return rc;
+}
+
+void
+archive_segment_abort(archive_segment *seg)
+{
+	if (seg == NULL)
+		return;
+	deflateEnd(&seg->z);
+	if (seg->fd >= 0)
+		close(seg->fd);
+	unlink(seg->partial);
+	sha256_free(seg->sha);
+	free(seg);
+}
+
+/* Extracts the run ID from "<class>-<uuid>-<batch>.csv.gz" (or its partial name). */
+static bool
+run_id_of(const char *class_name, const char *name, char run_id[37])
+{
+	size_t cl = strlen(class_name);
+
+	if (name[0] == '.')
+		name++;
+	if (strncmp(name, class_name, cl) != 0 || name[cl] != '-' || strlen(name + cl + 1) < 37)
+		return false;
+	memcpy(run_id, name + cl + 1, 36);
+	run_id[36] = '\0';
+	return name[cl + 1 + 36] == '-';
+}
+
+ret_code
+archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name, int dry_run,
+                          archive_orphan_fn fn, void *arg, ret_error *err)
+{
+	char class_dir[PATH_MAX];
+	char orphan_dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	ret_code rc = RET_OK;
+
+	snprintf(class_dir, sizeof(class_dir), "%s/%s", dir, class_name);
+	snprintf(orphan_dir, sizeof(orphan_dir), "%s/orphans", dir);
+	d = opendir(class_dir);
+	if (d == NULL)
+		return errno == ENOENT ? RET_OK
+		                       : ret_fail(err, RET_RUNTIME, "%s: cannot list: %s", class_dir,
+		                                  strerror(errno));
+	while (rc == RET_OK && (de = readdir(d)) != NULL) {
+		char run_id[37];
+		char rel[PATH_MAX];
+		char from[PATH_MAX * 2];
+		char to[PATH_MAX * 2];
+		char to_rel[PATH_MAX];
+		const char *params[2];
+		PGresult *res = NULL;
+		bool known_run;
+		bool in_ledger;
+		const char *name = de->d_name;
+		size_t nl = strlen(name);
+		bool partial = nl > strlen(PARTIAL_SUFFIX) &&
+		               strcmp(name + nl - strlen(PARTIAL_SUFFIX), PARTIAL_SUFFIX) == 0;
+
+		if (!run_id_of(class_name, name, run_id))
+			continue;
+
+		/* Only runs this database knows; a file of another origin is not ours to move. */
+		params[0] = run_id;
+		rc = db_query(conn, "orphan scan",
+		              "SELECT EXISTS (SELECT 1 FROM retention.runs WHERE run_id::text = $1)", 1,
+		              params, &res, err);
+		if (rc != RET_OK)
+			break;
+		known_run = PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (!known_run)
+			continue;
+
+		snprintf(rel, sizeof(rel), "%s/%s", class_name, name);
+		in_ledger = false;
+		if (!partial) {
+			params[0] = rel;
+			rc = db_query(conn, "orphan scan",
+			              "SELECT EXISTS (SELECT 1 FROM retention.archive_segments"
+			              " WHERE file_name = $1)",
+			              1, params, &res, err);
+			if (rc != RET_OK)
+				break;
+			in_ledger = PQgetvalue(res, 0, 0)[0] == 't';
+			PQclear(res);
+		}
+		if (in_ledger)
+			continue;
+
+		/* Not vouched for by any commit: move it aside, never delete it. */
+		snprintf(to_rel, sizeof(to_rel), "orphans/%s", name[0] == '.' ? name + 1 : name);
+		snprintf(from, sizeof(from), "%s/%s", class_dir, name);
+		snprintf(to, sizeof(to), "%s/%s", dir, to_rel);
+		if (!dry_run) {
+			rc = archive_mkdirs(orphan_dir, err);
+			if (rc != RET_OK)
+				break;
+			if (rename(from, to) != 0) {
+				rc = ret_fail(err, RET_RUNTIME, "%s: cannot move aside: %s", from,
+				              strerror(errno));
+				break;
+			}
+		}
+		if (fn)
+			fn(arg, rel, to_rel);
+	}
+	closedir(d);
+	if (rc == RET_OK && !dry_run)
+		rc = fsync_dir(class_dir, err);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * Archive segments: gzip files of PostgreSQL CSV COPY output with a header,
+ * so that `zcat SEGMENT | psql -c "\copy TABLE FROM STDIN CSV HEADER"`
+ * restores them without this program. A segment is written under a hidden
+ * ".partial" name, fsynced, then renamed into place (and the directory
+ * fsynced) before the transaction whose rows it holds may commit.
+ *
+ * Layout: ARCHIVE_DIR/<class>/<class>-<run id>-<batch>.csv.gz; files that
+ * no committed ledger row names are moved to ARCHIVE_DIR/orphans/.
+ */
+#ifndef RETENTION_ARCHIVE_H
+#define RETENTION_ARCHIVE_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct archive_segment archive_segment;
+
+/* The relative path of a segment: "<class>/<class>-<run_id>-<batch:06>.csv.gz". */
+void archive_segment_name(const char *class_name, const char *run_id, int batch, char *out,
+                          size_t len);
+
+/*
+ * Starts a segment at dir/rel_path (written to a hidden partial file first).
+ * Creates the class directory when missing. Never overwrites an existing
+ * segment: RET_RUNTIME if one is there.
+ */
+ret_code archive_segment_open(const char *dir, const char *rel_path, archive_segment **out,
+                              ret_error *err);
+
+/* Compresses and writes len bytes; RET_RUNTIME on a write error (disk full, ...). */
+ret_code archive_segment_write(archive_segment *seg, const void *data, size_t len,
+                               ret_error *err);
+
+/*
+ * Finishes the gzip stream, fsyncs the file, renames it to its final name
+ * and fsyncs the directory. Fills the SHA-256 of the file's bytes and its
+ * size. After RET_OK the segment is durable; the handle is freed either way.
+ */
+ret_code archive_segment_finish(archive_segment *seg, char sha256[65], int64_t *bytes,
+                                ret_error *err);
+
+/* Abandons an unfinished segment: closes and removes the partial file. Accepts NULL. */
+void archive_segment_abort(archive_segment *seg);
+
+/* Called once per orphan moved aside: the path it had and the path it has now. */
+typedef void (*archive_orphan_fn)(void *arg, const char *from_rel, const char *to_rel);
+
+/*
+ * Finds, in dir/<class_name>/, files this program wrote that no row of
+ * retention.archive_segments names, and (unless dry_run) moves them into
+ * dir/orphans/. Only files of runs recorded in retention.runs are touched;
+ * anything else is left where it is. Reports each through fn.
+ */
+ret_code archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
+                                   int dry_run, archive_orphan_fn fn, void *arg,
+                                   ret_error *err);
+
+/* Makes dir (and parents) if missing; RET_USAGE when that is impossible. */
+ret_code archive_mkdirs(const char *dir, ret_error *err);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * What the live catalog says about each class's table: that it and every
+ * column the policy names exist, the timestamp column's type, the leaf
+ * partitions, and the dependents a DELETE would reach (foreign keys and
+ * triggers). Names from the policy are looked up as values and only ever
+ * reach SQL text quoted by libpq, so a policy cannot smuggle SQL in a name.
+ */
+#ifndef RETENTION_CATALOG_H
+#define RETENTION_CATALOG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "policy.h"
+
+#define CATALOG_QNAME_MAX 300 /* "schema"."table", quoted */
+#define CATALOG_FK_MAX 32
+#define CATALOG_FK_COLS 8
+
+typedef enum ts_kind { TS_TIMESTAMPTZ, TS_TIMESTAMP, TS_DATE } ts_kind;
+
+/* A foreign key from a child table into the class's table. */
+typedef struct catalog_fk {
+	char name[POLICY_NAME_MAX];
+	char child[CATALOG_QNAME_MAX];          /* quoted, schema-qualified */
+	char child_plain[2 * POLICY_NAME_MAX];  /* schema.table, for messages */
+	char child_cols[CATALOG_FK_COLS][POLICY_NAME_MAX + 2];  /* quoted */
+	char parent_cols[CATALOG_FK_COLS][POLICY_NAME_MAX + 2]; /* quoted */
+	int ncols;
+	char on_delete; /* pg_constraint.confdeltype: a, r, c, n, d */
+} catalog_fk;
+
+typedef struct class_catalog {
+	unsigned int oid;
+	bool partitioned;
+	char qname[CATALOG_QNAME_MAX]; /* quoted "schema"."table" */
+	char key[POLICY_NAME_MAX + 2];
+	char ts[POLICY_NAME_MAX + 2];
+	ts_kind ts_kind;
+	char hold_keys[POLICY_LIST_MAX][POLICY_NAME_MAX + 2];
+	int n_hold_keys;
+	/* Keys that restrict or wait on deletes: rows they pin are skipped. */
+	catalog_fk pinning[CATALOG_FK_MAX];
+	int n_pinning;
+	/* A guard description when a dependent is not covered by the policy. */
+	char guard[512];
+	char guard_name[32]; /* "cascade" or "trigger", empty when none fired */
+} class_catalog;
+
+/*
+ * Checks the class against the catalog and fills cat. RET_USAGE names the
+ * policy field at fault when the table or a column does not exist or the
+ * timestamp column has an unusable type. A dependent the policy does not
+ * cover (ON DELETE CASCADE / SET NULL / SET DEFAULT from another table, or a
+ * user trigger on DELETE) is not an error here: it fills cat->guard.
+ */
+ret_code catalog_check_class(PGconn *conn, const policy *p, const policy_class *c,
+                             class_catalog *cat, ret_error *err);
+
+/* RET_USAGE when the server does not know the time zone. */
+ret_code catalog_check_timezone(PGconn *conn, const char *tz, const char *origin,
+                                ret_error *err);
+
+#endif

@@ -1,0 +1,168 @@
+/* libpq helpers shared by every command. */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const session_setup =
+	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601';"
+	"SET search_path = pg_catalog; SET application_name = 'retention';"
+	"SET client_min_messages = warning;"
+	"SET idle_in_transaction_session_timeout = '10min'";
+
+ret_code
+db_fail(PGconn *conn, const PGresult *res, const char *label, ret_error *err)
+{
+	const char *primary = NULL;
+	const char *sqlstate = NULL;
+	const char *hint = NULL;
+	char msg[600];
+
+	if (res) {
+		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+	}
+	if (primary == NULL) {
+		/* libpq's own message (connection lost, protocol); trim its newline. */
+		const char *raw = conn ? PQerrorMessage(conn) : "no connection";
+		size_t n;
+
+		snprintf(msg, sizeof(msg), "%s", raw && raw[0] ? raw : "unknown error");
+		n = strlen(msg);
+		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+			msg[--n] = '\0';
+		primary = msg;
+	}
+	ret_fail(err, RET_RUNTIME, "%s: %s", label, primary);
+	if (err) {
+		if (sqlstate)
+			snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", sqlstate);
+		if (hint)
+			snprintf(err->hint, sizeof(err->hint), "%s", hint);
+	}
+	return RET_RUNTIME;
+}
+
+ret_code
+db_connect(const char *conninfo, PGconn **out, ret_error *err)
+{
+	PGconn *conn;
+	ret_code rc;
+
+	*out = NULL;
+	conn = PQconnectdb(conninfo ? conninfo : "");
+	if (conn == NULL)
+		return ret_fail(err, RET_RUNTIME, "cannot allocate a connection");
+	if (PQstatus(conn) != CONNECTION_OK) {
+		/* PQerrorMessage names host and user, never the password. */
+		db_fail(conn, NULL, "cannot connect to the database", err);
+		PQfinish(conn);
+		return RET_RUNTIME;
+	}
+	rc = db_exec(conn, "session setup", session_setup, err);
+	if (rc != RET_OK) {
+		PQfinish(conn);
+		return rc;
+	}
+	*out = conn;
+	return RET_OK;
+}
+
+void
+db_close(PGconn *conn)
+{
+	if (conn)
+		PQfinish(conn);
+}
+
+ret_code
+db_query(PGconn *conn, const char *label, const char *sql, int nparams,
+         const char *const *params, PGresult **out, ret_error *err)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	if (out)
+		*out = NULL;
+	if (nparams > 0)
+		res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	else
+		res = PQexec(conn, sql);
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		db_fail(conn, res, label, err);
+		PQclear(res);
+		return RET_RUNTIME;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return RET_OK;
+}
+
+ret_code
+db_exec(PGconn *conn, const char *label, const char *sql, ret_error *err)
+{
+	return db_query(conn, label, sql, 0, NULL, NULL, err);
+}
+
+bool
+db_quote_ident(PGconn *conn, const char *name, char *buf, size_t len)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	bool ok;
+
+	if (q == NULL)
+		return false;
+	ok = strlen(q) < len;
+	if (ok)
+		memcpy(buf, q, strlen(q) + 1);
+	PQfreemem(q);
+	return ok;
+}
+
+bool
+db_lost(PGconn *conn)
+{
+	return conn == NULL || PQstatus(conn) != CONNECTION_OK;
+}
+
+int64_t
+db_int64(const PGresult *res, int row, int col)
+{
+	const char *v;
+	char *end;
+	long long n;
+
+	if (PQgetisnull(res, row, col))
+		return -1;
+	v = PQgetvalue(res, row, col);
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0')
+		return -1;
+	return (int64_t)n;
+}
+
+void
+db_describe(PGconn *conn, char *buf, size_t len)
+{
+	const char *host = PQhost(conn);
+
+	snprintf(buf, len, "database \"%s\" as \"%s\" on %s", PQdb(conn), PQuser(conn),
+	         host && host[0] == '/' ? "local socket" : (host ? host : "default host"));
+}
+
+ret_code
+db_set_timeouts(PGconn *conn, int lock_timeout_ms, int statement_timeout_ms, ret_error *err)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SET lock_timeout = %d; SET statement_timeout = %d",
+	         lock_timeout_ms, statement_timeout_ms);
+	return db_exec(conn, "set timeouts", sql, err);
+}

@@ -1,0 +1,1009 @@
+/*
+ * One run of a policy: prepare everything, then remove rows class by class in
+ * short batches, each its own transaction, with the hold test inside every
+ * DELETE so that a hold committed before a batch starts is honoured by it.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "archive.h"
+#include "db.h"
+#include "fault.h"
+#include "log.h"
+#include "migrate.h"
+
+/* Advisory lock key: one execute run per database at a time. */
+#define RUN_LOCK_SQL "SELECT pg_try_advisory_lock(7400100)"
+#define RUN_UNLOCK_SQL "SELECT pg_advisory_unlock(7400100)"
+
+#define BATCH_START_PAGES 128
+#define BATCH_MAX_PAGES 65536
+#define BATCH_ATTEMPTS 3
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Grows an array of elements of size sz; false when out of memory. */
+static bool
+grow(void **arr, int *n, int *cap, size_t sz)
+{
+	if (*n < *cap)
+		return true;
+	{
+		int want = *cap ? *cap * 2 : 8;
+		void *p = realloc(*arr, (size_t)want * sz);
+
+		if (p == NULL)
+			return false;
+		*arr = p;
+		*cap = want;
+	}
+	return true;
+}
+
+static void
+add_warning(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+add_warning(run_state *st, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_WARNING, NULL, "%s", buf);
+	if (!grow((void **)&st->warnings, &st->n_warnings, &st->cap_warnings, sizeof(char *)))
+		return;
+	st->warnings[st->n_warnings] = strdup(buf);
+	if (st->warnings[st->n_warnings])
+		st->n_warnings++;
+}
+
+static void
+class_fail(class_result *cr, const char *status, const ret_error *e)
+{
+	cr->status = status;
+	snprintf(cr->error, sizeof(cr->error), "%s", e->message);
+	snprintf(cr->sqlstate, sizeof(cr->sqlstate), "%s", e->sqlstate);
+	log_error_detail(cr->cls->name, e->message, e->hint, e->sqlstate);
+}
+
+void
+engine_init(run_state *st, const policy *p, PGconn *conn, const run_options *opt)
+{
+	uuid_t u;
+
+	memset(st, 0, sizeof(*st));
+	st->pol = p;
+	st->conn = conn;
+	st->opt = *opt;
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, st->run_id);
+	st->classes = calloc((size_t)p->n_classes, sizeof(class_result));
+	st->n_classes = st->classes ? p->n_classes : 0;
+	for (int i = 0; i < st->n_classes; i++) {
+		st->classes[i].cls = &p->classes[i];
+		st->classes[i].status = "pending";
+	}
+}
+
+/* Database identity for the report; each piece is best effort for low-privilege roles. */
+static void
+read_identity(run_state *st)
+{
+	PGresult *res = NULL;
+	ret_error e;
+
+	if (db_query(st->conn, "database identity",
+	             "SELECT current_database(), current_setting('server_version'), current_user",
+	             0, NULL, &res, &e) == RET_OK) {
+		snprintf(st->db_name, sizeof(st->db_name), "%s", PQgetvalue(res, 0, 0));
+		snprintf(st->server_version, sizeof(st->server_version), "%s", PQgetvalue(res, 0, 1));
+		snprintf(st->db_user, sizeof(st->db_user), "%s", PQgetvalue(res, 0, 2));
+		PQclear(res);
+	}
+	/* pg_control_system() may be revoked; a savepoint keeps a dry run's transaction alive. */
+	if (st->opt.dry_run)
+		PQclear(PQexec(st->conn, "SAVEPOINT identity"));
+	if (db_query(st->conn, "system identifier",
+	             "SELECT system_identifier::text FROM pg_control_system()", 0, NULL, &res,
+	             &e) == RET_OK) {
+		snprintf(st->system_identifier, sizeof(st->system_identifier), "%s",
+		         PQgetvalue(res, 0, 0));
+		PQclear(res);
+	} else if (st->opt.dry_run) {
+		PQclear(PQexec(st->conn, "ROLLBACK TO SAVEPOINT identity"));
+	}
+	if (st->opt.dry_run)
+		PQclear(PQexec(st->conn, "RELEASE SAVEPOINT identity"));
+}
+
+/* The as-of instant, from the server's clock or from --as-of (dry runs). */
+static ret_code
+fix_as_of(run_state *st, ret_error *err)
+{
+	const char *params[1] = {st->opt.as_of};
+	PGresult *res = NULL;
+	ret_code rc;
+	double skew;
+
+	rc = db_query(st->conn, "as-of time",
+	              st->opt.as_of
+	                  ? "SELECT $1::timestamptz::text,"
+	                    " to_char($1::timestamptz, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	                    " extract(epoch FROM clock_timestamp())"
+	                  : "SELECT now()::text, to_char(now(), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	                    " extract(epoch FROM clock_timestamp())",
+	              st->opt.as_of ? 1 : 0, params, &res, err);
+	if (rc != RET_OK) {
+		if (st->opt.as_of && err && strncmp(err->sqlstate, "22", 2) == 0) {
+			ret_prefix(err, "--as-of \"%s\" is not a timestamp", st->opt.as_of);
+			return err->code = RET_USAGE;
+		}
+		return rc;
+	}
+	snprintf(st->as_of_raw, sizeof(st->as_of_raw), "%s", PQgetvalue(res, 0, 0));
+	snprintf(st->as_of, sizeof(st->as_of), "%s", PQgetvalue(res, 0, 1));
+	skew = strtod(PQgetvalue(res, 0, 2), NULL) - (double)time(NULL);
+	PQclear(res);
+
+	/* The cutoff comes from the database's clock; it must agree with the world's. */
+	if (!st->opt.dry_run && st->opt.max_clock_skew_s > 0 &&
+	    fabs(skew) > (double)st->opt.max_clock_skew_s)
+		return ret_fail(err, RET_GUARD,
+		                "guard clock: the database clock is %.0f s %s the host clock (limit %d "
+		                "s)",
+		                fabs(skew), skew > 0 ? "ahead of" : "behind", st->opt.max_clock_skew_s);
+	return RET_OK;
+}
+
+/* The runs ledger: sequence, previous report, unfinished runs, and this run's row. */
+static ret_code
+open_ledger_row(run_state *st, ret_error *err)
+{
+	char version[16];
+	const char *params[6];
+	PGresult *res = NULL;
+	ret_code rc;
+
+	params[0] = st->pol->name;
+	rc = db_query(st->conn, "unfinished runs",
+	              "UPDATE retention.runs SET status = 'abandoned'"
+	              " WHERE status = 'running' AND mode = 'execute' AND policy_name = $1"
+	              " RETURNING run_id::text",
+	              1, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (!grow((void **)&st->unfinished_runs, &st->n_unfinished, &st->cap_unfinished,
+		          sizeof(char *)))
+			break;
+		st->unfinished_runs[st->n_unfinished] = strdup(PQgetvalue(res, i, 0));
+		if (st->unfinished_runs[st->n_unfinished]) {
+			add_warning(st, "run %s ended without completing its report (killed?)",
+			            PQgetvalue(res, i, 0));
+			st->n_unfinished++;
+		}
+	}
+	PQclear(res);
+
+	rc = db_query(st->conn, "previous report",
+	              "SELECT coalesce(max(sequence), 0) + 1,"
+	              " (SELECT report_sha256 FROM retention.runs WHERE policy_name = $1"
+	              "   AND mode = 'execute' AND report_sha256 IS NOT NULL"
+	              "   ORDER BY sequence DESC LIMIT 1)"
+	              " FROM retention.runs WHERE policy_name = $1 AND mode = 'execute'",
+	              1, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	st->sequence = db_int64(res, 0, 0);
+	snprintf(st->previous_report_sha256, sizeof(st->previous_report_sha256), "%s",
+	         PQgetvalue(res, 0, 1));
+	PQclear(res);
+
+	snprintf(version, sizeof(version), "%d", st->pol->version);
+	{
+		char seq[32];
+		const char *ins[7];
+
+		snprintf(seq, sizeof(seq), "%lld", (long long)st->sequence);
+		ins[0] = st->run_id;
+		ins[1] = seq;
+		ins[2] = st->pol->name;
+		ins[3] = version;
+		ins[4] = st->pol->sha256;
+		ins[5] = st->as_of_raw;
+		ins[6] = st->previous_report_sha256[0] ? st->previous_report_sha256 : NULL;
+		rc = db_query(st->conn, "ledger insert",
+		              "INSERT INTO retention.runs (run_id, sequence, mode, policy_name,"
+		              " policy_version, policy_sha256, as_of, previous_report_sha256)"
+		              " VALUES ($1, $2, 'execute', $3, $4, $5, $6, $7)",
+		              7, ins, NULL, err);
+	}
+	if (rc == RET_OK)
+		st->ledger_row = true;
+	return rc;
+}
+
+/* The cutoff of one class, computed by the server in the policy's time zone. */
+static ret_code
+compute_cutoff(run_state *st, class_result *cr, ret_error *err)
+{
+	const policy_retain *r = &cr->cls->retain;
+	char amount[16];
+	const char *params[3] = {st->as_of_raw, st->pol->timezone, amount};
+	const char *sql;
+	PGresult *res = NULL;
+	ret_code rc;
+
+	snprintf(amount, sizeof(amount), "%d", r->amount);
+	/*
+	 * Calendar units move the local wall-clock time back and read it again in
+	 * the zone, so "2 days" across a daylight-saving change is still two
+	 * calendar days; hours are elapsed time.
+	 */
+	switch (r->unit) {
+	case RETAIN_DAYS:
+		sql = "SELECT (($1::timestamptz AT TIME ZONE $2) - make_interval(days => $3::int))"
+		      " AT TIME ZONE $2";
+		break;
+	case RETAIN_MONTHS:
+		sql = "SELECT (($1::timestamptz AT TIME ZONE $2) - make_interval(months => $3::int))"
+		      " AT TIME ZONE $2";
+		break;
+	case RETAIN_YEARS:
+		sql = "SELECT (($1::timestamptz AT TIME ZONE $2) - make_interval(years => $3::int))"
+		      " AT TIME ZONE $2";
+		break;
+	case RETAIN_HOURS:
+		sql = "SELECT $1::timestamptz - make_interval(hours => $3::int)";
+		break;
+	default:
+		return RET_OK;
+	}
+	{
+		char full[512];
+
+		snprintf(full, sizeof(full),
+		         "SELECT c::text, (c AT TIME ZONE $2)::text,"
+		         " to_char(c, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM (%s) AS y(c)",
+		         sql);
+		rc = db_query(st->conn, "cutoff", full, 3, params, &res, err);
+	}
+	if (rc != RET_OK)
+		return rc;
+	snprintf(cr->cutoff_utc, sizeof(cr->cutoff_utc), "%s", PQgetvalue(res, 0, 0));
+	snprintf(cr->cutoff_local, sizeof(cr->cutoff_local), "%s", PQgetvalue(res, 0, 1));
+	snprintf(cr->cutoff, sizeof(cr->cutoff), "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return RET_OK;
+}
+
+/* Counts per leaf relation in one scan; fills the class totals and the leaves. */
+static ret_code
+count_class(run_state *st, class_result *cr, ret_error *err)
+{
+	PGresult *res = NULL;
+	char *sql;
+	ret_code rc;
+
+	sql = sqlbuild_stats(&cr->cat, &cr->sql);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = db_query(st->conn, "count rows", sql, 0, NULL, &res, err);
+	free(sql);
+	if (rc != RET_OK)
+		return rc;
+	free(cr->leaves);
+	cr->n_leaves = 0;
+	cr->leaves = calloc((size_t)PQntuples(res) + 1, sizeof(leaf_stats));
+	if (cr->leaves == NULL) {
+		PQclear(res);
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	}
+	cr->total = cr->undated = cr->held = cr->pinned = cr->eligible = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		leaf_stats *l = &cr->leaves[cr->n_leaves++];
+
+		snprintf(l->qname, sizeof(l->qname), "%s", PQgetvalue(res, i, 0));
+		cr->total += db_int64(res, i, 1);
+		cr->undated += db_int64(res, i, 2);
+		cr->held += db_int64(res, i, 3);
+		cr->pinned += db_int64(res, i, 4);
+		l->eligible = db_int64(res, i, 5);
+		cr->eligible += l->eligible;
+		l->lo_block = db_int64(res, i, 6);
+		l->hi_block = db_int64(res, i, 7);
+	}
+	PQclear(res);
+	return RET_OK;
+}
+
+/* Catalog, cutoff, SQL and counts for one class; a failure is the class's own. */
+static ret_code
+prepare_class(run_state *st, class_result *cr, ret_error *err)
+{
+	ret_code rc;
+
+	rc = catalog_check_class(st->conn, st->pol, cr->cls, &cr->cat, err);
+	if (rc != RET_OK)
+		return rc;
+	if (cr->cls->action == ACTION_KEEP) {
+		cr->status = "kept";
+		return RET_OK;
+	}
+	rc = compute_cutoff(st, cr, err);
+	if (rc != RET_OK)
+		return rc;
+	rc = sqlbuild_class(st->conn, cr->cls, &cr->cat, cr->cutoff_utc, cr->cutoff_local,
+	                    &cr->sql, err);
+	if (rc != RET_OK)
+		return rc;
+	cr->checked = true;
+	rc = count_class(st, cr, err);
+	if (rc != RET_OK)
+		return rc;
+	log_counts(LOG_INFO, cr->cls->name, "counted", cr->eligible, 0, 0, cr->held, cr->undated);
+
+	/* Guards: dependents the policy does not cover, then the share of the table. */
+	if (cr->cat.guard[0]) {
+		snprintf(cr->guard, sizeof(cr->guard), "%s", cr->cat.guard_name);
+		snprintf(cr->guard_detail, sizeof(cr->guard_detail), "%s", cr->cat.guard);
+		return ret_fail(err, RET_GUARD, "guard %s: %s", cr->guard, cr->guard_detail);
+	}
+	if (cr->total > 0 && (double)cr->eligible / (double)cr->total > cr->cls->max_fraction) {
+		snprintf(cr->guard, sizeof(cr->guard), "max_fraction");
+		snprintf(cr->guard_detail, sizeof(cr->guard_detail),
+		         "would remove %lld of %lld rows (%.1f%%), above max_fraction %.1f%%",
+		         (long long)cr->eligible, (long long)cr->total,
+		         100.0 * (double)cr->eligible / (double)cr->total, 100.0 * cr->cls->max_fraction);
+		return ret_fail(err, RET_GUARD, "guard max_fraction: %s", cr->guard_detail);
+	}
+	return RET_OK;
+}
+
+static void
+note_orphan(void *arg, const char *from_rel, const char *to_rel)
+{
+	run_state *st = arg;
+
+	if (!grow((void **)&st->orphans, &st->n_orphans, &st->cap_orphans, sizeof(orphan_record)))
+		return;
+	snprintf(st->orphans[st->n_orphans].from, sizeof(st->orphans[0].from), "%s", from_rel);
+	snprintf(st->orphans[st->n_orphans].to, sizeof(st->orphans[0].to), "%s", to_rel);
+	st->n_orphans++;
+	log_msg(LOG_WARNING, NULL, "archive segment %s was never committed; %s %s", from_rel,
+	        st->opt.dry_run ? "would be moved to" : "moved to", to_rel);
+}
+
+/* Warns about open holds that no class can match: they keep nothing. */
+static ret_code
+check_holds_reach(run_state *st, ret_error *err)
+{
+	PGresult *res = NULL;
+	ret_code rc;
+
+	rc = db_query(st->conn, "open holds",
+	              "SELECT hold_id, ticket, match_column, coalesce(class_name, '')"
+	              " FROM retention.holds WHERE released_at IS NULL ORDER BY hold_id",
+	              0, NULL, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *column = PQgetvalue(res, i, 2);
+		const char *scope = PQgetvalue(res, i, 3);
+		bool reaches = false;
+
+		for (int c = 0; c < st->pol->n_classes; c++) {
+			const policy_class *pc = &st->pol->classes[c];
+
+			if (scope[0] && strcmp(scope, pc->name) != 0)
+				continue;
+			for (int k = 0; k < pc->n_hold_keys; k++)
+				if (strcmp(pc->hold_keys[k], column) == 0)
+					reaches = true;
+		}
+		if (!reaches)
+			add_warning(st,
+			            "hold %s (ticket %s) matches column \"%s\"%s%s, which is no hold key of "
+			            "%s in this policy: it keeps nothing here",
+			            PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), column,
+			            scope[0] ? " in class " : "", scope, scope[0] ? "that class" : "any class");
+	}
+	PQclear(res);
+	return RET_OK;
+}
+
+ret_code
+engine_prepare(run_state *st, ret_error *err)
+{
+	ret_code rc;
+	ret_code worst = RET_OK;
+	PGresult *res = NULL;
+
+	if (st->classes == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+
+	/* A dry run reads everything from one snapshot and can write nothing. */
+	if (st->opt.dry_run) {
+		rc = db_exec(st->conn, "begin dry run",
+		             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+		if (rc != RET_OK)
+			return rc;
+	}
+	rc = migrate_check(st->conn, err);
+	if (rc != RET_OK)
+		return rc;
+	read_identity(st);
+
+	/* One execute run per database; the second leaves at once. */
+	if (!st->opt.dry_run) {
+		rc = db_query(st->conn, "advisory lock", RUN_LOCK_SQL, 0, NULL, &res, err);
+		if (rc != RET_OK)
+			return rc;
+		st->locked = PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (!st->locked)
+			return ret_fail(err, RET_LOCKED,
+			                "another retention run holds the lock on database \"%s\"",
+			                st->db_name);
+	}
+
+	rc = fix_as_of(st, err);
+	if (rc != RET_OK && rc != RET_GUARD)
+		return rc;
+	if (rc == RET_GUARD) {
+		/* Still recorded in the ledger below, so the refusal is in the chain. */
+		worst = RET_GUARD;
+		snprintf(st->outcome_message, sizeof(st->outcome_message), "%s", err->message);
+		if (!st->as_of_raw[0])
+			return rc;
+	}
+	if (!st->opt.dry_run) {
+		ret_error lerr;
+
+		rc = open_ledger_row(st, &lerr);
+		if (rc != RET_OK) {
+			*err = lerr;
+			return rc;
+		}
+	}
+	if (worst == RET_GUARD)
+		return ret_fail(err, RET_GUARD, "%s", st->outcome_message);
+
+	/* Counting scans whole tables: no statement timeout, but no long lock waits either. */
+	rc = db_set_timeouts(st->conn, st->pol->lock_timeout_ms, 0, err);
+	if (rc != RET_OK)
+		return rc;
+	rc = catalog_check_timezone(st->conn, st->pol->timezone, st->pol->path, err);
+	if (rc != RET_OK)
+		return rc;
+
+	/* Every class is checked and counted before any row is touched. */
+	for (int i = 0; i < st->n_classes; i++) {
+		class_result *cr = &st->classes[i];
+		ret_error cerr;
+
+		ret_error_clear(&cerr);
+		rc = prepare_class(st, cr, &cerr);
+		if (rc == RET_OK)
+			continue;
+		class_fail(cr, rc == RET_RUNTIME ? "failed" : "refused", &cerr);
+		if (rc == RET_RUNTIME && (db_lost(st->conn) || st->opt.dry_run)) {
+			/* A dry run's transaction is dead after an error; so is a lost connection. */
+			st->conn_lost = db_lost(st->conn);
+			*err = cerr;
+			return rc;
+		}
+		/* A class that failed at run time stays failed; the others still run. */
+		if (rc == RET_USAGE || (rc == RET_GUARD && worst != RET_USAGE)) {
+			worst = rc;
+			*err = cerr;
+		}
+	}
+	if (worst == RET_USAGE || worst == RET_GUARD)
+		return worst;
+
+	rc = check_holds_reach(st, err);
+	if (rc != RET_OK)
+		return rc;
+
+	/* Segments left by a run that died before its commit are set aside. */
+	for (int i = 0; i < st->n_classes; i++) {
+		if (st->classes[i].cls->action != ACTION_ARCHIVE)
+			continue;
+		if (st->opt.archive_dir == NULL)
+			return ret_fail(err, RET_USAGE, "class \"%s\" archives: --archive-dir is required",
+			                st->classes[i].cls->name);
+		rc = archive_set_aside_orphans(st->conn, st->opt.archive_dir, st->classes[i].cls->name,
+		                               st->opt.dry_run, note_orphan, st, err);
+		if (rc != RET_OK)
+			return rc;
+	}
+	return worst;
+}
+
+/* Errors after which the same batch, made smaller, may well succeed. */
+static bool
+retryable(const ret_error *e)
+{
+	static const char *const states[] = {
+		"57014", /* statement_timeout */
+		"55P03", /* lock_timeout */
+		"40P01", /* deadlock */
+		"40001", /* serialization failure */
+		"23503", /* a child row appeared between the test and the delete */
+		NULL};
+
+	for (int i = 0; states[i]; i++)
+		if (strcmp(e->sqlstate, states[i]) == 0)
+			return true;
+	return false;
+}
+
+static void
+rollback(PGconn *conn)
+{
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* One purge batch: its own transaction, removing eligible rows in [from, to). */
+static ret_code
+purge_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t from, int64_t to,
+            int64_t *removed, ret_error *err)
+{
+	PGresult *res = NULL;
+	char *sql;
+	ret_code rc;
+
+	*removed = 0;
+	sql = sqlbuild_delete(leaf->qname, &cr->sql, from, to, 0);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = db_exec(st->conn, "begin batch", "BEGIN", err);
+	if (rc == RET_OK)
+		rc = db_query(st->conn, "delete batch", sql, 0, NULL, &res, err);
+	free(sql);
+	if (rc != RET_OK) {
+		rollback(st->conn);
+		return rc;
+	}
+	*removed = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	fault_point("after-delete");
+	rc = db_exec(st->conn, "commit batch", "COMMIT", err);
+	if (rc != RET_OK) {
+		*removed = 0;
+		rollback(st->conn);
+		return rc;
+	}
+	fault_point("after-commit");
+	return RET_OK;
+}
+
+/* Drains a COPY OUT stream into seg; on a write error keeps draining so the
+ * connection stays usable, and reports the first error. */
+static ret_code
+stream_copy(PGconn *conn, archive_segment *seg, ret_error *err)
+{
+	ret_code rc = RET_OK;
+	char *buf = NULL;
+	int n;
+
+	while ((n = PQgetCopyData(conn, &buf, 0)) > 0) {
+		if (rc == RET_OK)
+			rc = archive_segment_write(seg, buf, (size_t)n, err);
+		PQfreemem(buf);
+		buf = NULL;
+	}
+	if (n == -2 && rc == RET_OK)
+		rc = db_fail(conn, NULL, "archive copy", err);
+	return rc;
+}
+
+/*
+ * One archive batch, in one transaction: COPY (DELETE ... RETURNING) streams
+ * the removed rows into a segment; the segment is made durable and entered in
+ * the ledger, and only then is the transaction committed. A crash before the
+ * commit rolls the delete back and leaves an orphan segment for the next run
+ * to set aside; a crash after it leaves a durable, recorded segment.
+ */
+static ret_code
+archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t from,
+              int64_t to, int64_t *removed, ret_error *err)
+{
+	char rel[512];
+	char sha[65];
+	char batch[16], rows[32], bytes[32];
+	const char *params[8];
+	archive_segment *seg = NULL;
+	PGresult *res = NULL;
+	int64_t nbytes = 0;
+	char *sql = NULL;
+	ret_code rc;
+
+	*removed = 0;
+	archive_segment_name(cr->cls->name, st->run_id, cr->batches + 1, rel, sizeof(rel));
+	sql = sqlbuild_archive_copy(leaf->qname, &cr->sql, from, to);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+
+	/* Delete and stream. */
+	rc = db_exec(st->conn, "begin batch", "BEGIN", err);
+	if (rc == RET_OK)
+		rc = archive_segment_open(st->opt.archive_dir, rel, &seg, err);
+	if (rc == RET_OK) {
+		res = PQexec(st->conn, sql);
+		if (PQresultStatus(res) != PGRES_COPY_OUT)
+			rc = db_fail(st->conn, res, "archive copy", err);
+		PQclear(res);
+		res = NULL;
+	}
+	free(sql);
+	if (rc == RET_OK)
+		rc = stream_copy(st->conn, seg, err);
+	if (seg != NULL) {
+		/* The COPY's own result carries the row count, or the server's error. */
+		ret_error cerr;
+		ret_code crc = RET_OK;
+
+		while ((res = PQgetResult(st->conn)) != NULL) {
+			if (PQresultStatus(res) == PGRES_COMMAND_OK)
+				*removed = strtoll(PQcmdTuples(res), NULL, 10);
+			else if (crc == RET_OK)
+				crc = db_fail(st->conn, res, "archive copy", &cerr);
+			PQclear(res);
+		}
+		if (rc == RET_OK && crc != RET_OK) {
+			*err = cerr;
+			rc = crc;
+		}
+	}
+	fault_point("after-delete");
+	if (rc != RET_OK || *removed == 0) {
+		archive_segment_abort(seg);
+		rollback(st->conn);
+		*removed = 0;
+		return rc;
+	}
+
+	/* Durable file first, then its ledger row, then the commit. */
+	rc = archive_segment_finish(seg, sha, &nbytes, err);
+	if (rc != RET_OK) {
+		rollback(st->conn);
+		*removed = 0;
+		return rc;
+	}
+	fault_point("after-segment");
+	snprintf(batch, sizeof(batch), "%d", cr->batches + 1);
+	snprintf(rows, sizeof(rows), "%lld", (long long)*removed);
+	snprintf(bytes, sizeof(bytes), "%lld", (long long)nbytes);
+	params[0] = st->run_id;
+	params[1] = cr->cls->name;
+	params[2] = leaf->qname;
+	params[3] = batch;
+	params[4] = rel;
+	params[5] = sha;
+	params[6] = rows;
+	params[7] = bytes;
+	rc = db_query(st->conn, "archive ledger",
+	              "INSERT INTO retention.archive_segments (run_id, class_name, table_name, batch,"
+	              " file_name, sha256, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	              8, params, NULL, err);
+	if (rc == RET_OK)
+		rc = db_exec(st->conn, "commit batch", "COMMIT", err);
+	if (rc != RET_OK) {
+		/* The file stays; with no committed ledger row the next run sets it aside. */
+		rollback(st->conn);
+		*removed = 0;
+		return rc;
+	}
+	fault_point("after-commit");
+
+	if (grow((void **)&cr->segments, &cr->n_segments, &cr->cap_segments,
+	         sizeof(segment_record))) {
+		segment_record *s = &cr->segments[cr->n_segments++];
+
+		snprintf(s->path, sizeof(s->path), "%s", rel);
+		snprintf(s->sha256, sizeof(s->sha256), "%s", sha);
+		s->rows = *removed;
+		s->bytes = nbytes;
+		s->batch = cr->batches + 1;
+	}
+	return RET_OK;
+}
+
+/* Walks one leaf's eligible block span in batches sized to the target duration. */
+static ret_code
+run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages,
+         double *last_progress, double class_start, ret_error *err)
+{
+	int64_t block = leaf->lo_block;
+	int attempts = 0;
+
+	while (block <= leaf->hi_block) {
+		int64_t to = block + *pages;
+		int64_t removed = 0;
+		double t0, elapsed_ms;
+		ret_code rc;
+
+		if (st->opt.stop && *st->opt.stop) {
+			st->interrupted = true;
+			return RET_OK;
+		}
+		if (to > leaf->hi_block + 1)
+			to = leaf->hi_block + 1;
+
+		t0 = now_seconds();
+		if (cr->cls->action == ACTION_ARCHIVE)
+			rc = archive_batch(st, cr, leaf, block, to, &removed, err);
+		else
+			rc = purge_batch(st, cr, leaf, block, to, &removed, err);
+		elapsed_ms = (now_seconds() - t0) * 1000.0;
+
+		if (rc != RET_OK) {
+			if (db_lost(st->conn)) {
+				st->conn_lost = true;
+				return rc;
+			}
+			if (!retryable(err) || ++attempts >= BATCH_ATTEMPTS)
+				return rc;
+			/* Smaller next time: a timeout or lock wait is likelier to pass. */
+			cr->retries++;
+			log_msg(LOG_WARNING, cr->cls->name, "batch at block %lld failed (%s), retrying",
+			        (long long)block, err->message);
+			if (*pages > 1)
+				*pages /= 2;
+			continue;
+		}
+		attempts = 0;
+		cr->batches++;
+		if (cr->cls->action == ACTION_ARCHIVE)
+			cr->archived += removed;
+		else
+			cr->purged += removed;
+		block = to;
+
+		/* Aim the next batch at the target duration, changing by at most 2x. */
+		{
+			double target = (double)st->pol->batch_target_ms;
+			double factor = elapsed_ms > 1.0 ? target / elapsed_ms : 2.0;
+
+			if (factor > 2.0)
+				factor = 2.0;
+			if (factor < 0.5)
+				factor = 0.5;
+			*pages = (int64_t)((double)*pages * factor);
+			if (*pages < 1)
+				*pages = 1;
+			if (*pages > BATCH_MAX_PAGES)
+				*pages = BATCH_MAX_PAGES;
+		}
+
+		/* Progress at a steady interval. */
+		if (st->opt.progress_interval_s > 0 &&
+		    now_seconds() - *last_progress >= st->opt.progress_interval_s) {
+			int64_t done = cr->purged + cr->archived;
+			double secs = now_seconds() - class_start;
+			double rate = secs > 0 ? (double)done / secs : 0;
+
+			log_progress(cr->cls->name, done, cr->eligible, rate,
+			             rate > 0 ? (double)(cr->eligible - done) / rate : -1);
+			*last_progress = now_seconds();
+		}
+		if (st->pol->batch_pause_ms > 0)
+			usleep((useconds_t)st->pol->batch_pause_ms * 1000);
+	}
+	return RET_OK;
+}
+
+static ret_code
+execute_class(run_state *st, class_result *cr, ret_error *err)
+{
+	int64_t pages = BATCH_START_PAGES;
+	double start = now_seconds();
+	double last_progress = start;
+	ret_code rc = RET_OK;
+
+	for (int i = 0; i < cr->n_leaves && rc == RET_OK && !st->interrupted; i++) {
+		if (cr->leaves[i].eligible <= 0 || cr->leaves[i].lo_block < 0)
+			continue;
+		rc = run_leaf(st, cr, &cr->leaves[i], &pages, &last_progress, start, err);
+	}
+	cr->seconds = now_seconds() - start;
+	return rc;
+}
+
+/* Rows each open hold kept in one class, appended to st->holds. */
+static ret_code
+count_holds(run_state *st, class_result *cr, ret_error *err)
+{
+	PGresult *res = NULL;
+	char *sql;
+	ret_code rc;
+
+	if (cr->cls->n_hold_keys == 0)
+		return RET_OK;
+	sql = sqlbuild_rows_per_hold(st->conn, cr->cls, &cr->cat, &cr->sql);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = db_query(st->conn, "rows per hold", sql, 0, NULL, &res, err);
+	free(sql);
+	if (rc != RET_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		hold_record *h;
+
+		if (!grow((void **)&st->holds, &st->n_holds, &st->cap_holds, sizeof(hold_record)))
+			break;
+		h = &st->holds[st->n_holds++];
+		memset(h, 0, sizeof(*h));
+		h->hold_id = db_int64(res, i, 0);
+		snprintf(h->ticket, sizeof(h->ticket), "%s", PQgetvalue(res, i, 1));
+		snprintf(h->match_column, sizeof(h->match_column), "%s", PQgetvalue(res, i, 2));
+		snprintf(h->match_value, sizeof(h->match_value), "%s", PQgetvalue(res, i, 3));
+		snprintf(h->class_name, sizeof(h->class_name), "%s", PQgetvalue(res, i, 4));
+		snprintf(h->counted_in, sizeof(h->counted_in), "%s", cr->cls->name);
+		h->rows_held = db_int64(res, i, 5);
+	}
+	PQclear(res);
+	return RET_OK;
+}
+
+ret_code
+engine_execute(run_state *st, ret_error *err)
+{
+	ret_code overall = RET_OK;
+
+	/* Batches run under the policy's timeouts, so none holds locks for long. */
+	if (!st->opt.dry_run) {
+		ret_code rc = db_set_timeouts(st->conn, st->pol->lock_timeout_ms,
+		                              st->pol->statement_timeout_ms, err);
+
+		if (rc != RET_OK) {
+			st->conn_lost = db_lost(st->conn);
+			return rc;
+		}
+	}
+
+	for (int i = 0; i < st->n_classes; i++) {
+		class_result *cr = &st->classes[i];
+		ret_error cerr;
+		ret_code rc;
+
+		if (strcmp(cr->status, "pending") != 0)
+			continue;
+		if (st->conn_lost) {
+			cr->status = "not-run";
+			snprintf(cr->error, sizeof(cr->error), "not run: the database connection was lost");
+			continue;
+		}
+		if (st->interrupted || (st->opt.stop && *st->opt.stop)) {
+			st->interrupted = true;
+			cr->status = "not-run";
+			snprintf(cr->error, sizeof(cr->error), "not run: the run was interrupted");
+			continue;
+		}
+
+		/* A dry run removes nothing: its counts are the answer. */
+		ret_error_clear(&cerr);
+		rc = st->opt.dry_run ? RET_OK : execute_class(st, cr, &cerr);
+		if (rc != RET_OK) {
+			class_fail(cr, "failed", &cerr);
+			continue;
+		}
+		cr->status = st->interrupted ? "interrupted" : "ok";
+		log_counts(LOG_INFO, cr->cls->name, st->opt.dry_run ? "would remove" : "done",
+		           cr->eligible, cr->purged, cr->archived, cr->held, cr->undated);
+	}
+
+	/* Rows kept by each hold, after the work (or in the dry run's snapshot). */
+	for (int i = 0; i < st->n_classes && !st->conn_lost; i++) {
+		class_result *cr = &st->classes[i];
+		ret_error herr;
+
+		if (!cr->checked)
+			continue;
+		ret_error_clear(&herr);
+		if (count_holds(st, cr, &herr) != RET_OK) {
+			log_error_detail(cr->cls->name, herr.message, herr.hint, herr.sqlstate);
+			if (overall == RET_OK) {
+				overall = RET_RUNTIME;
+				*err = herr;
+			}
+			if (st->opt.dry_run)
+				break;
+		}
+	}
+	if (st->opt.dry_run && !db_lost(st->conn))
+		PQclear(PQexec(st->conn, "COMMIT"));
+
+	for (int i = 0; i < st->n_classes; i++) {
+		const char *s = st->classes[i].status;
+
+		if (strcmp(s, "ok") != 0 && strcmp(s, "kept") != 0 && overall == RET_OK) {
+			overall = RET_RUNTIME;
+			ret_fail(err, RET_RUNTIME, "class \"%s\" %s%s%s", st->classes[i].cls->name, s,
+			         st->classes[i].error[0] ? ": " : "", st->classes[i].error);
+		}
+	}
+	return overall;
+}
+
+const char *
+engine_status(const run_state *st)
+{
+	switch (st->outcome) {
+	case RET_OK:
+		return "success";
+	case RET_USAGE:
+	case RET_GUARD:
+		return "refused";
+	case RET_LOCKED:
+		return "locked";
+	case RET_RUNTIME:
+		break;
+	}
+	return st->interrupted ? "interrupted" : "failed";
+}
+
+ret_code
+engine_record_report(run_state *st, int exit_code, const char *report_file,
+                     const char *report_sha256, ret_error *err)
+{
+	char code[16];
+	const char *params[5];
+
+	if (st->opt.dry_run || !st->ledger_row || db_lost(st->conn))
+		return RET_OK;
+	snprintf(code, sizeof(code), "%d", exit_code);
+	params[0] = st->run_id;
+	params[1] = engine_status(st);
+	params[2] = code;
+	params[3] = report_file;
+	params[4] = report_sha256;
+	return db_query(st->conn, "ledger update",
+	                "UPDATE retention.runs SET finished_at = clock_timestamp(), status = $2,"
+	                " exit_code = $3, report_file = $4, report_sha256 = $5 WHERE run_id = $1",
+	                5, params, NULL, err);
+}
+
+void
+engine_free(run_state *st)
+{
+	if (st->locked && !db_lost(st->conn))
+		PQclear(PQexec(st->conn, RUN_UNLOCK_SQL));
+	for (int i = 0; i < st->n_classes; i++) {
+		sqlbuild_free(&st->classes[i].sql);
+		free(st->classes[i].leaves);
+		free(st->classes[i].segments);
+	}
+	free(st->classes);
+	free(st->holds);
+	free(st->orphans);
+	for (int i = 0; i < st->n_warnings; i++)
+		free(st->warnings[i]);
+	free(st->warnings);
+	for (int i = 0; i < st->n_unfinished; i++)
+		free(st->unfinished_runs[i]);
+	free(st->unfinished_runs);
+	memset(st, 0, sizeof(*st));
+}

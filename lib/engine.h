@@ -1,0 +1,149 @@
+/*
+ * The purge engine: one run of a policy against one database. It prepares
+ * (schema check, advisory lock, as-of time, catalog checks, cutoffs, counts
+ * and guards, all before anything is removed), executes each class in small
+ * batches, and leaves a complete account of what happened in run_state for
+ * the report. It never prints; progress goes through lib/log.
+ */
+#ifndef RETENTION_ENGINE_H
+#define RETENTION_ENGINE_H
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "error.h"
+#include "policy.h"
+#include "sqlbuild.h"
+
+typedef struct segment_record {
+	char path[512]; /* relative to the archive directory */
+	char sha256[65];
+	int64_t rows;
+	int64_t bytes;
+	int batch;
+} segment_record;
+
+/* One open hold as seen by one class, with the rows it kept there. */
+typedef struct hold_record {
+	int64_t hold_id;
+	char ticket[80];
+	char match_column[POLICY_NAME_MAX];
+	char match_value[260];
+	char class_name[POLICY_NAME_MAX]; /* the hold's own scope; empty for every class */
+	char counted_in[POLICY_NAME_MAX]; /* the class these rows belong to */
+	int64_t rows_held;
+} hold_record;
+
+typedef struct leaf_stats {
+	char qname[CATALOG_QNAME_MAX];
+	int64_t eligible;
+	int64_t lo_block; /* first block with an eligible row; -1 when none */
+	int64_t hi_block;
+} leaf_stats;
+
+typedef struct class_result {
+	const policy_class *cls;
+	class_catalog cat;
+	class_sql sql;
+	bool checked; /* catalog and SQL are ready */
+	char cutoff[40]; /* ISO 8601 UTC, for the report */
+	char cutoff_utc[64];
+	char cutoff_local[64];
+	const char *status; /* pending, ok, kept, failed, refused, interrupted, not-run */
+	char error[1024];
+	char sqlstate[6];
+	char guard[32];
+	char guard_detail[512];
+	int64_t total, eligible, purged, archived, held, undated, pinned;
+	int batches;
+	int retries;
+	double seconds;
+	leaf_stats *leaves;
+	int n_leaves;
+	segment_record *segments;
+	int n_segments, cap_segments;
+} class_result;
+
+typedef struct orphan_record {
+	char from[512];
+	char to[512];
+} orphan_record;
+
+typedef struct run_options {
+	const char *archive_dir;       /* required when the policy has archive classes */
+	bool dry_run;
+	const char *as_of;             /* dry runs only; NULL means the server's now() */
+	int progress_interval_s;       /* 0 disables progress lines */
+	int max_clock_skew_s;          /* guard: database clock against the host's */
+	volatile sig_atomic_t *stop;   /* set by a signal handler; checked between batches */
+} run_options;
+
+typedef struct run_state {
+	const policy *pol;
+	PGconn *conn;
+	run_options opt;
+	char run_id[37];
+	char as_of[40];      /* ISO 8601 UTC */
+	char as_of_raw[64];  /* the server's text, used in SQL */
+	char db_name[128];
+	char system_identifier[32];
+	char server_version[32];
+	char db_user[128];
+	int64_t sequence;    /* executed runs: 1, 2, ... per policy name; 0 for dry runs */
+	char previous_report_sha256[65];
+	bool ledger_row;     /* a retention.runs row exists for this run */
+	bool locked;
+	bool conn_lost;
+	bool interrupted;
+	class_result *classes;
+	int n_classes;
+	hold_record *holds;
+	int n_holds, cap_holds;
+	orphan_record *orphans;
+	int n_orphans, cap_orphans;
+	char **warnings;
+	int n_warnings, cap_warnings;
+	char **unfinished_runs; /* earlier runs that never completed their ledger row */
+	int n_unfinished, cap_unfinished;
+	ret_code outcome;    /* the run's overall outcome */
+	char outcome_message[1024];
+} run_state;
+
+/* Sets up st for policy p on conn (both borrowed) with a fresh run ID. */
+void engine_init(run_state *st, const policy *p, PGconn *conn, const run_options *opt);
+
+/*
+ * Everything before the first row is removed: schema version, advisory lock
+ * (execute only; RET_LOCKED when another run has it), as-of time, ledger row,
+ * time zone and catalog checks, cutoffs, per-class counts, guards and the
+ * orphan scan. A dry run opens one read-only REPEATABLE READ transaction here
+ * that engine_execute ends, so all its numbers come from one snapshot.
+ * Returns RET_USAGE or RET_GUARD when the run must not go on; nothing has
+ * been deleted then.
+ */
+ret_code engine_prepare(run_state *st, ret_error *err);
+
+/*
+ * Removes (or, in a dry run, only counts) each class's eligible rows, then
+ * counts the rows each open hold kept. A failing class is recorded and the
+ * others still run. Returns RET_OK only when every class did all its work.
+ */
+ret_code engine_execute(run_state *st, ret_error *err);
+
+/* Status word for the report: success, failed, refused, interrupted, locked. */
+const char *engine_status(const run_state *st);
+
+/*
+ * Completes this run's ledger row with its status, exit code and report
+ * (execute runs only; a no-op for dry runs or when there is no row).
+ */
+ret_code engine_record_report(run_state *st, int exit_code, const char *report_file,
+                              const char *report_sha256, ret_error *err);
+
+/* Releases the advisory lock and everything st owns (not the policy or the connection). */
+void engine_free(run_state *st);
+
+#endif

@@ -1,0 +1,445 @@
+/* Rendering, writing, signing and checking audit reports. */
+#include "report.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "strbuf.h"
+#include "version.h"
+
+/* Integers as exact JSON numbers: never through a double, never 32 bits. */
+static void
+add_int64(cJSON *obj, const char *name, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(buf));
+}
+
+static void
+add_string_or_null(cJSON *obj, const char *name, const char *v)
+{
+	if (v && v[0])
+		cJSON_AddStringToObject(obj, name, v);
+	else
+		cJSON_AddNullToObject(obj, name);
+}
+
+static cJSON *
+render_class(const class_result *cr)
+{
+	cJSON *c = cJSON_CreateObject();
+	char table[2 * POLICY_NAME_MAX + 2];
+
+	snprintf(table, sizeof(table), "%s.%s", cr->cls->schema, cr->cls->table);
+	cJSON_AddStringToObject(c, "name", cr->cls->name);
+	cJSON_AddStringToObject(c, "table", table);
+	cJSON_AddStringToObject(c, "action", policy_action_name(cr->cls->action));
+	cJSON_AddStringToObject(c, "retain", cr->cls->retain.text);
+	add_string_or_null(c, "procedure", cr->cls->procedure);
+	add_string_or_null(c, "cutoff", cr->cutoff);
+	cJSON_AddStringToObject(c, "status", cr->status);
+	add_int64(c, "total", cr->total);
+	add_int64(c, "eligible", cr->eligible);
+	add_int64(c, "purged", cr->purged);
+	add_int64(c, "archived", cr->archived);
+	add_int64(c, "held", cr->held);
+	add_int64(c, "undated", cr->undated);
+	add_int64(c, "pinned", cr->pinned);
+	add_int64(c, "batches", cr->batches);
+	add_int64(c, "retries", cr->retries);
+	cJSON_AddNumberToObject(c, "seconds", (double)(int64_t)(cr->seconds * 1000) / 1000.0);
+	if (cr->guard[0]) {
+		cJSON *g = cJSON_AddObjectToObject(c, "guard");
+
+		cJSON_AddStringToObject(g, "name", cr->guard);
+		cJSON_AddStringToObject(g, "detail", cr->guard_detail);
+	} else {
+		cJSON_AddNullToObject(c, "guard");
+	}
+	add_string_or_null(c, "error", cr->error);
+	add_string_or_null(c, "sqlstate", cr->sqlstate);
+	return c;
+}
+
+/* Holds grouped by ticket, with the rows each kept per class. */
+static cJSON *
+render_holds(const run_state *st)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (int i = 0; i < st->n_holds; i++) {
+		const hold_record *h = &st->holds[i];
+		cJSON *ticket = NULL;
+		cJSON *t;
+		cJSON *entry;
+		int64_t total = 0;
+
+		/* Tickets appear once, at their first record. */
+		bool seen = false;
+
+		for (int j = 0; j < i; j++)
+			if (strcmp(st->holds[j].ticket, h->ticket) == 0)
+				seen = true;
+		if (seen)
+			continue;
+		ticket = cJSON_CreateObject();
+		cJSON_AddStringToObject(ticket, "ticket", h->ticket);
+		t = cJSON_AddArrayToObject(ticket, "matches");
+		for (int j = i; j < st->n_holds; j++) {
+			const hold_record *o = &st->holds[j];
+
+			if (strcmp(o->ticket, h->ticket) != 0)
+				continue;
+			entry = cJSON_CreateObject();
+			add_int64(entry, "hold_id", o->hold_id);
+			cJSON_AddStringToObject(entry, "match_column", o->match_column);
+			cJSON_AddStringToObject(entry, "match_value", o->match_value);
+			add_string_or_null(entry, "hold_class", o->class_name);
+			cJSON_AddStringToObject(entry, "class", o->counted_in);
+			add_int64(entry, "rows_held", o->rows_held);
+			cJSON_AddItemToArray(t, entry);
+			total += o->rows_held;
+		}
+		add_int64(ticket, "rows_held", total);
+		cJSON_AddItemToArray(arr, ticket);
+	}
+	return arr;
+}
+
+char *
+report_render(const run_state *st, const policy *p, const report_meta *meta)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *obj;
+	cJSON *arr;
+	char *text;
+
+	cJSON_AddStringToObject(root, "format", "retention-report");
+	add_int64(root, "format_version", REPORT_FORMAT_VERSION);
+	cJSON_AddStringToObject(root, "run_id", st->run_id);
+	cJSON_AddStringToObject(root, "mode", st->opt.dry_run ? "dry-run" : "execute");
+	cJSON_AddStringToObject(root, "status", engine_status(st));
+	add_int64(root, "exit_code", meta->exit_code);
+	cJSON_AddStringToObject(root, "started_at", meta->started_at);
+	cJSON_AddStringToObject(root, "finished_at", meta->finished_at);
+	add_string_or_null(root, "as_of", st->as_of);
+	if (st->sequence > 0)
+		add_int64(root, "sequence", st->sequence);
+	else
+		cJSON_AddNullToObject(root, "sequence");
+	add_string_or_null(root, "previous_report_sha256", st->previous_report_sha256);
+
+	obj = cJSON_AddObjectToObject(root, "policy");
+	if (p) {
+		cJSON_AddStringToObject(obj, "name", p->name);
+		add_int64(obj, "version", p->version);
+		cJSON_AddStringToObject(obj, "sha256", p->sha256);
+		cJSON_AddStringToObject(obj, "path", p->path);
+		cJSON_AddStringToObject(obj, "timezone", p->timezone);
+	}
+
+	obj = cJSON_AddObjectToObject(root, "database");
+	add_string_or_null(obj, "name", st->db_name);
+	add_string_or_null(obj, "system_identifier", st->system_identifier);
+	add_string_or_null(obj, "server_version", st->server_version);
+	add_string_or_null(obj, "user", st->db_user);
+
+	arr = cJSON_AddArrayToObject(root, "classes");
+	for (int i = 0; i < st->n_classes; i++)
+		cJSON_AddItemToArray(arr, render_class(&st->classes[i]));
+
+	cJSON_AddItemToObject(root, "holds", render_holds(st));
+
+	arr = cJSON_AddArrayToObject(root, "archive_segments");
+	for (int i = 0; i < st->n_classes; i++) {
+		const class_result *cr = &st->classes[i];
+
+		for (int s = 0; s < cr->n_segments; s++) {
+			cJSON *seg = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(seg, "class", cr->cls->name);
+			cJSON_AddStringToObject(seg, "path", cr->segments[s].path);
+			cJSON_AddStringToObject(seg, "sha256", cr->segments[s].sha256);
+			add_int64(seg, "rows", cr->segments[s].rows);
+			add_int64(seg, "bytes", cr->segments[s].bytes);
+			add_int64(seg, "batch", cr->segments[s].batch);
+			cJSON_AddItemToArray(arr, seg);
+		}
+	}
+
+	arr = cJSON_AddArrayToObject(root, "orphaned_segments");
+	for (int i = 0; i < st->n_orphans; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "path", st->orphans[i].from);
+		cJSON_AddStringToObject(o, "moved_to", st->orphans[i].to);
+		cJSON_AddItemToArray(arr, o);
+	}
+
+	arr = cJSON_AddArrayToObject(root, "guards");
+	for (int i = 0; i < st->n_classes; i++) {
+		const class_result *cr = &st->classes[i];
+		cJSON *g;
+
+		if (!cr->guard[0])
+			continue;
+		g = cJSON_CreateObject();
+		cJSON_AddStringToObject(g, "class", cr->cls->name);
+		cJSON_AddStringToObject(g, "guard", cr->guard);
+		cJSON_AddStringToObject(g, "detail", cr->guard_detail);
+		cJSON_AddItemToArray(arr, g);
+	}
+	if (st->outcome == RET_GUARD && strncmp(st->outcome_message, "guard clock", 11) == 0) {
+		cJSON *g = cJSON_CreateObject();
+
+		cJSON_AddNullToObject(g, "class");
+		cJSON_AddStringToObject(g, "guard", "clock");
+		cJSON_AddStringToObject(g, "detail", st->outcome_message);
+		cJSON_AddItemToArray(arr, g);
+	}
+
+	arr = cJSON_AddArrayToObject(root, "unfinished_runs");
+	for (int i = 0; i < st->n_unfinished; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(st->unfinished_runs[i]));
+	arr = cJSON_AddArrayToObject(root, "warnings");
+	for (int i = 0; i < st->n_warnings; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(st->warnings[i]));
+
+	if (meta->error && meta->error[0]) {
+		obj = cJSON_AddObjectToObject(root, "error");
+		cJSON_AddStringToObject(obj, "message", meta->error);
+		add_string_or_null(obj, "hint", meta->error_hint);
+	} else {
+		cJSON_AddNullToObject(root, "error");
+	}
+	add_string_or_null(root, "key_fingerprint", meta->key_fingerprint);
+	obj = cJSON_AddObjectToObject(root, "generator");
+	cJSON_AddStringToObject(obj, "program", "retention");
+	cJSON_AddStringToObject(obj, "version", RETENTION_VERSION);
+	cJSON_AddStringToObject(obj, "build", RETENTION_GIT);
+
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (text) {
+		/* End with a newline, as a text file should. */
+		size_t n = strlen(text);
+		char *withnl = malloc(n + 2);
+
+		if (withnl) {
+			memcpy(withnl, text, n);
+			withnl[n] = '\n';
+			withnl[n + 1] = '\0';
+		}
+		cJSON_free(text);
+		return withnl;
+	}
+	return NULL;
+}
+
+void
+report_file_name(long started, const char *run_id, char *out, size_t len)
+{
+	time_t t = (time_t)started;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, len, "retention-%04d%02d%02dT%02d%02d%02dZ-%s.json", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, run_id);
+}
+
+/* Writes bytes to path via path.tmp, fsync and rename. */
+static ret_code
+write_atomically(const char *path, const void *data, size_t len, bool kill_midway,
+                 ret_error *err)
+{
+	char tmp[PATH_MAX];
+	const char *p = data;
+	size_t left = len;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+	while (left > 0) {
+		ssize_t n = write(fd, p, kill_midway && left == len ? left / 2 : left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = errno;
+
+			close(fd);
+			unlink(tmp);
+			return ret_fail(err, RET_RUNTIME, "%s: write failed: %s", tmp, strerror(e));
+		}
+		p += n;
+		left -= (size_t)n;
+		if (kill_midway)
+			fault_point("report-write");
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		unlink(tmp);
+		return ret_fail(err, RET_RUNTIME, "%s: fsync failed: %s", tmp, strerror(errno));
+	}
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ret_fail(err, RET_RUNTIME, "%s: rename failed: %s", path, strerror(errno));
+	}
+	return RET_OK;
+}
+
+ret_code
+report_write(const char *dir, const char *name, const char *text, const signing_key *key,
+             char sha256[65], ret_error *err)
+{
+	char path[PATH_MAX];
+	char sigpath[PATH_MAX + 8];
+	unsigned char sig[SIGNATURE_BYTES];
+	size_t len = strlen(text);
+	ret_code rc;
+	int dfd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return ret_fail(err, RET_USAGE, "report path too long");
+	snprintf(sigpath, sizeof(sigpath), "%s.sig", path);
+	sha256_hex((const unsigned char *)text, len, sha256);
+
+	/* The signature first: a report never stands without the means to check it. */
+	if (key) {
+		rc = signing_key_sign(key, (const unsigned char *)text, len, sig, err);
+		if (rc != RET_OK)
+			return rc;
+		rc = write_atomically(sigpath, sig, sizeof(sig), false, err);
+		if (rc != RET_OK)
+			return rc;
+	}
+	rc = write_atomically(path, text, len, true, err);
+	if (rc != RET_OK)
+		return rc;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return RET_OK;
+}
+
+/* Reads a whole file of at most max bytes; caller frees. */
+static char *
+slurp(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	struct stat st;
+
+	if (f == NULL)
+		return NULL;
+	if (fstat(fileno(f), &st) != 0 || (size_t)st.st_size > max) {
+		fclose(f);
+		return NULL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	*len = fread(buf, 1, (size_t)st.st_size, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+bool
+report_verify(const char *path, const signing_key *key, const char *archive_dir,
+              bool require_segments, char **problems)
+{
+	char sigpath[PATH_MAX + 8];
+	strbuf out = {0};
+	size_t len = 0, siglen = 0;
+	char *text = NULL;
+	char *sig = NULL;
+	cJSON *root = NULL;
+	const cJSON *segs;
+	const cJSON *seg;
+	bool ok = true;
+
+	/* The signature over the exact bytes. */
+	text = slurp(path, 64 * 1024 * 1024, &len);
+	if (text == NULL) {
+		strbuf_appendf(&out, "%s: cannot read report: %s\n", path, strerror(errno));
+		ok = false;
+		goto done;
+	}
+	snprintf(sigpath, sizeof(sigpath), "%s.sig", path);
+	sig = slurp(sigpath, 1024, &siglen);
+	if (sig == NULL) {
+		strbuf_appendf(&out, "%s: no signature file %s\n", path, sigpath);
+		ok = false;
+	} else if (!signing_key_verify(key, (const unsigned char *)text, len,
+	                               (const unsigned char *)sig, siglen)) {
+		strbuf_appendf(&out, "%s: signature does not match (altered report or other key)\n",
+		               path);
+		ok = false;
+	}
+
+	/* The archive segments it lists. */
+	root = cJSON_ParseWithLength(text, len);
+	if (root == NULL) {
+		strbuf_appendf(&out, "%s: not valid JSON\n", path);
+		ok = false;
+		goto done;
+	}
+	segs = cJSON_GetObjectItemCaseSensitive(root, "archive_segments");
+	if (archive_dir == NULL)
+		goto done;
+	cJSON_ArrayForEach(seg, segs)
+	{
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(seg, "path");
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(seg, "sha256");
+		char full[PATH_MAX * 2];
+		char actual[65];
+		ret_error e;
+
+		if (!cJSON_IsString(p) || !cJSON_IsString(h)) {
+			strbuf_appendf(&out, "%s: malformed archive segment entry\n", path);
+			ok = false;
+			continue;
+		}
+		snprintf(full, sizeof(full), "%s/%s", archive_dir, p->valuestring);
+		if (access(full, F_OK) != 0) {
+			if (require_segments) {
+				strbuf_appendf(&out, "%s: archive segment %s is missing\n", path,
+				               p->valuestring);
+				ok = false;
+			}
+			continue;
+		}
+		if (sha256_file_hex(full, actual, &e) != RET_OK) {
+			strbuf_appendf(&out, "%s: %s\n", path, e.message);
+			ok = false;
+		} else if (strcmp(actual, h->valuestring) != 0) {
+			strbuf_appendf(&out, "%s: archive segment %s has SHA-256 %s, report says %s\n", path,
+			               p->valuestring, actual, h->valuestring);
+			ok = false;
+		}
+	}
+
+done:
+	cJSON_Delete(root);
+	free(text);
+	free(sig);
+	*problems = strbuf_take(&out);
+	return ok;
+}

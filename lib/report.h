@@ -1,0 +1,55 @@
+/*
+ * The audit report: one JSON document per run and a detached Ed25519
+ * signature over its exact bytes (REPORT.json.sig, 64 raw bytes), which
+ * stock OpenSSL can check:
+ *   openssl pkeyutl -verify -pubin -inkey PUB.pem -rawin -in R.json -sigfile R.json.sig
+ */
+#ifndef RETENTION_REPORT_H
+#define RETENTION_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+#include "error.h"
+#include "sign.h"
+
+#define REPORT_FORMAT_VERSION 1
+
+typedef struct report_meta {
+	const char *started_at;      /* ISO 8601 UTC */
+	const char *finished_at;
+	int exit_code;
+	const char *key_fingerprint; /* NULL for an unsigned report */
+	const char *error;           /* the run-level error, or NULL */
+	const char *error_hint;
+} report_meta;
+
+/*
+ * Renders the report of a run as JSON text (caller frees). st may describe a
+ * run that never reached the database (policy refused); p may then be NULL
+ * and policy_path/policy_sha256 name what was refused.
+ */
+char *report_render(const run_state *st, const policy *p, const report_meta *meta);
+
+/*
+ * Writes text to dir/name and, when key is not NULL, its signature to
+ * dir/name.sig, each through a temporary file, fsync and rename. Fills the
+ * SHA-256 of the written report.
+ */
+ret_code report_write(const char *dir, const char *name, const char *text,
+                      const signing_key *key, char sha256[65], ret_error *err);
+
+/* "retention-<YYYYmmddTHHMMSSZ>-<run id>.json" for a run started at started (time_t). */
+void report_file_name(long started, const char *run_id, char *out, size_t len);
+
+/*
+ * Checks a report: its signature with key, and each archive segment it lists
+ * that exists under archive_dir (when not NULL): SHA-256 and size. Missing
+ * segments count as failures only when require_segments. Problems are
+ * appended as lines to problems (caller frees). Returns true when all hold.
+ */
+bool report_verify(const char *path, const signing_key *key, const char *archive_dir,
+                   bool require_segments, char **problems);
+
+#endif

@@ -1,0 +1,214 @@
+/* SQL text for counting and removing one class's rows. */
+#include "sqlbuild.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+/* Appends libpq's escaping of value as a literal; false when libpq refuses it. */
+static bool
+append_literal(PGconn *conn, strbuf *sb, const char *value)
+{
+	char *lit = PQescapeLiteral(conn, value, strlen(value));
+
+	if (lit == NULL)
+		return false;
+	strbuf_append(sb, lit);
+	PQfreemem(lit);
+	return true;
+}
+
+/* EXISTS test for an open hold on one hold-key column. */
+static bool
+append_hold_exists(PGconn *conn, strbuf *sb, const policy_class *c, const class_catalog *cat,
+                   int k)
+{
+	strbuf_append(sb, "EXISTS (SELECT 1 FROM retention.holds h WHERE h.released_at IS NULL"
+	                  " AND h.match_column = ");
+	if (!append_literal(conn, sb, c->hold_keys[k]))
+		return false;
+	strbuf_appendf(sb, " AND h.match_value = t.%s::text AND (h.class_name IS NULL OR "
+	                   "h.class_name = ", cat->hold_keys[k]);
+	if (!append_literal(conn, sb, c->name))
+		return false;
+	strbuf_append(sb, "))");
+	return true;
+}
+
+static void
+append_pinned_exists(strbuf *sb, const catalog_fk *fk)
+{
+	strbuf_appendf(sb, "EXISTS (SELECT 1 FROM %s r WHERE ", fk->child);
+	for (int i = 0; i < fk->ncols; i++)
+		strbuf_appendf(sb, "%sr.%s = t.%s", i ? " AND " : "", fk->child_cols[i],
+		               fk->parent_cols[i]);
+	strbuf_append(sb, ")");
+}
+
+ret_code
+sqlbuild_class(PGconn *conn, const policy_class *c, const class_catalog *cat,
+               const char *cutoff_utc, const char *cutoff_local, class_sql *out, ret_error *err)
+{
+	strbuf old = {0}, held = {0}, pinned = {0}, eligible = {0};
+	bool ok = true;
+
+	memset(out, 0, sizeof(*out));
+
+	/* Age: the column compared with the cutoff in the column's own type. */
+	strbuf_appendf(&old, "t.%s < ", cat->ts);
+	ok = append_literal(conn, &old, cat->ts_kind == TS_TIMESTAMPTZ ? cutoff_utc : cutoff_local);
+	strbuf_append(&old, cat->ts_kind == TS_TIMESTAMPTZ ? "::timestamptz" : "::timestamp");
+
+	/* Holds: one EXISTS per hold key, so each can use the open-holds index. */
+	if (c->n_hold_keys == 0)
+		strbuf_append(&held, "false");
+	for (int k = 0; ok && k < c->n_hold_keys; k++) {
+		if (k)
+			strbuf_append(&held, " OR ");
+		ok = append_hold_exists(conn, &held, c, cat, k);
+	}
+
+	/* Pinned: a child row behind a NO ACTION or RESTRICT key still points here. */
+	if (cat->n_pinning == 0)
+		strbuf_append(&pinned, "false");
+	for (int i = 0; i < cat->n_pinning; i++) {
+		if (i)
+			strbuf_append(&pinned, " OR ");
+		append_pinned_exists(&pinned, &cat->pinning[i]);
+	}
+
+	/* Eligible: NOT EXISTS written out per test so the planner can anti-join. */
+	strbuf_append(&eligible, old.data ? old.data : "");
+	for (int k = 0; ok && k < c->n_hold_keys; k++) {
+		strbuf_append(&eligible, " AND NOT ");
+		ok = append_hold_exists(conn, &eligible, c, cat, k);
+	}
+	for (int i = 0; i < cat->n_pinning; i++) {
+		strbuf_append(&eligible, " AND NOT ");
+		append_pinned_exists(&eligible, &cat->pinning[i]);
+	}
+
+	out->old = strbuf_take(&old);
+	out->held = strbuf_take(&held);
+	out->pinned = strbuf_take(&pinned);
+	out->eligible = strbuf_take(&eligible);
+	if (!ok || !out->old || !out->held || !out->pinned || !out->eligible) {
+		sqlbuild_free(out);
+		return ret_fail(err, RET_RUNTIME, "class \"%s\": cannot build its SQL: %s", c->name,
+		                PQerrorMessage(conn));
+	}
+	return RET_OK;
+}
+
+void
+sqlbuild_free(class_sql *s)
+{
+	free(s->old);
+	free(s->held);
+	free(s->pinned);
+	free(s->eligible);
+	memset(s, 0, sizeof(*s));
+}
+
+char *
+sqlbuild_stats(const class_catalog *cat, const class_sql *s)
+{
+	strbuf sb = {0};
+
+	/*
+	 * Each row is classified once, in the order that decides it: undated,
+	 * young, held, pinned, eligible. The CASE evaluates the hold test only
+	 * for rows past retention.
+	 */
+	strbuf_appendf(&sb,
+	               "SELECT format('%%I.%%I', n.nspname, c.relname), x.total, x.undated, x.held,"
+	               " x.pinned, x.eligible, (x.lo::text::point)[0]::bigint,"
+	               " (x.hi::text::point)[0]::bigint"
+	               " FROM (SELECT k.rel, count(*) AS total,"
+	               "  count(*) FILTER (WHERE k.kind = 'u') AS undated,"
+	               "  count(*) FILTER (WHERE k.kind = 'h') AS held,"
+	               "  count(*) FILTER (WHERE k.kind = 'p') AS pinned,"
+	               "  count(*) FILTER (WHERE k.kind = 'e') AS eligible,"
+	               "  min(k.ctid) FILTER (WHERE k.kind = 'e') AS lo,"
+	               "  max(k.ctid) FILTER (WHERE k.kind = 'e') AS hi"
+	               "  FROM (SELECT t.tableoid AS rel, t.ctid,"
+	               "   CASE WHEN t.%s IS NULL THEN 'u' WHEN NOT (%s) THEN 'y'"
+	               "    WHEN %s THEN 'h' WHEN %s THEN 'p' ELSE 'e' END AS kind"
+	               "   FROM %s t) k GROUP BY k.rel) x"
+	               " JOIN pg_class c ON c.oid = x.rel"
+	               " JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1",
+	               cat->ts, s->old, s->held, s->pinned, cat->qname);
+	return strbuf_take(&sb);
+}
+
+static void
+append_delete(strbuf *sb, const char *rel, const class_sql *s, int64_t from_block,
+              int64_t to_block, int returning)
+{
+	/* A TID range: the batch reads only its own heap blocks. */
+	strbuf_appendf(sb,
+	               "DELETE FROM %s t WHERE t.ctid >= '(%lld,0)'::tid AND t.ctid < '(%lld,0)'::tid"
+	               " AND %s%s",
+	               rel, (long long)from_block, (long long)to_block, s->eligible,
+	               returning ? " RETURNING t.*" : "");
+}
+
+char *
+sqlbuild_delete(const char *rel, const class_sql *s, int64_t from_block, int64_t to_block,
+                int returning)
+{
+	strbuf sb = {0};
+
+	append_delete(&sb, rel, s, from_block, to_block, returning);
+	return strbuf_take(&sb);
+}
+
+char *
+sqlbuild_archive_copy(const char *rel, const class_sql *s, int64_t from_block,
+                      int64_t to_block)
+{
+	strbuf sb = {0};
+
+	/* One statement selects and deletes: the archived set is the deleted set. */
+	strbuf_append(&sb, "COPY (");
+	append_delete(&sb, rel, s, from_block, to_block, 1);
+	strbuf_append(&sb, ") TO STDOUT WITH (FORMAT csv, HEADER true)");
+	return strbuf_take(&sb);
+}
+
+char *
+sqlbuild_rows_per_hold(PGconn *conn, const policy_class *c, const class_catalog *cat,
+                       const class_sql *s)
+{
+	strbuf sb = {0};
+
+	strbuf_append(&sb, "SELECT h.hold_id, h.ticket, h.match_column, h.match_value,"
+	                   " h.class_name, count(x.k) FROM retention.holds h LEFT JOIN (");
+	for (int k = 0; k < c->n_hold_keys; k++) {
+		if (k)
+			strbuf_append(&sb, " UNION ALL ");
+		strbuf_append(&sb, "SELECT ");
+		append_literal(conn, &sb, c->hold_keys[k]);
+		strbuf_appendf(&sb, "::text AS col, t.%s::text AS k FROM %s t WHERE %s",
+		               cat->hold_keys[k], cat->qname, s->old);
+	}
+	if (c->n_hold_keys == 0)
+		strbuf_append(&sb, "SELECT NULL::text AS col, NULL::text AS k WHERE false");
+	strbuf_append(&sb, ") x ON x.col = h.match_column AND x.k = h.match_value"
+	                   " WHERE h.released_at IS NULL AND (h.class_name IS NULL OR"
+	                   " h.class_name = ");
+	append_literal(conn, &sb, c->name);
+	strbuf_append(&sb, ") AND h.match_column IN (");
+	for (int k = 0; k < c->n_hold_keys; k++) {
+		if (k)
+			strbuf_append(&sb, ", ");
+		append_literal(conn, &sb, c->hold_keys[k]);
+	}
+	if (c->n_hold_keys == 0)
+		strbuf_append(&sb, "NULL");
+	strbuf_append(&sb, ") GROUP BY h.hold_id, h.ticket, h.match_column, h.match_value,"
+	                   " h.class_name ORDER BY h.ticket, h.hold_id");
+	return strbuf_take(&sb);
+}
