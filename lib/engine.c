@@ -26,7 +26,6 @@
 #define RUN_UNLOCK_SQL "SELECT pg_advisory_unlock(7400100)"
 
 #define BATCH_START_PAGES 128
-#define BATCH_MAX_PAGES 65536
 #define BATCH_ATTEMPTS 3
 
 static double
@@ -794,8 +793,8 @@ run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages
 			*pages = (int64_t)((double)*pages * factor);
 			if (*pages < 1)
 				*pages = 1;
-			if (*pages > BATCH_MAX_PAGES)
-				*pages = BATCH_MAX_PAGES;
+			if (*pages > st->pol->batch_max_pages)
+				*pages = st->pol->batch_max_pages;
 		}
 
 		/* Progress at a steady interval. */
@@ -818,7 +817,8 @@ run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages
 static ret_code
 execute_class(run_state *st, class_result *cr, ret_error *err)
 {
-	int64_t pages = BATCH_START_PAGES;
+	int64_t pages = BATCH_START_PAGES < st->pol->batch_max_pages ? BATCH_START_PAGES
+	                                                              : st->pol->batch_max_pages;
 	double start = now_seconds();
 	double last_progress = start;
 	ret_code rc = RET_OK;

@@ -15,10 +15,12 @@
 #define DEFAULT_LOCK_TIMEOUT_MS 2000
 #define DEFAULT_STATEMENT_TIMEOUT_MS 60000
 #define DEFAULT_BATCH_TARGET_MS 500
+#define DEFAULT_BATCH_MAX_PAGES 65536
 
 static const char *const top_fields[] = {
 	"name", "version", "timezone", "description", "max_fraction", "lock_timeout_ms",
-	"statement_timeout_ms", "batch_target_ms", "batch_pause_ms", "governed_schemas", "classes",
+	"statement_timeout_ms", "batch_target_ms", "batch_pause_ms", "batch_max_pages",
+	"governed_schemas", "classes",
 	"$schema", NULL};
 
 static const char *const class_fields[] = {
@@ -477,6 +479,7 @@ policy_parse(const char *text, size_t len, const char *origin, policy **out, ret
 	p->lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS;
 	p->statement_timeout_ms = DEFAULT_STATEMENT_TIMEOUT_MS;
 	p->batch_target_ms = DEFAULT_BATCH_TARGET_MS;
+	p->batch_max_pages = DEFAULT_BATCH_MAX_PAGES;
 	sha256_hex((const unsigned char *)text, len, p->sha256);
 
 	/* Policy-wide settings. */
@@ -513,6 +516,9 @@ policy_parse(const char *text, size_t len, const char *origin, policy **out, ret
 		goto done;
 	if ((rc = get_int(root, "batch_pause_ms", 0, 60000, &p->batch_pause_ms, origin, "policy",
 	                  err)))
+		goto done;
+	if ((rc = get_int(root, "batch_max_pages", 1, 1048576, &p->batch_max_pages, origin,
+	                  "policy", err)))
 		goto done;
 	if ((rc = get_list(root, "governed_schemas", &p->governed_schemas[0][0], POLICY_NAME_MAX,
 	                   &p->n_governed_schemas, false, origin, "policy", err)))

@@ -62,6 +62,7 @@ typedef struct policy {
 	int statement_timeout_ms;
 	int batch_target_ms;   /* aimed-for duration of one batch */
 	int batch_pause_ms;    /* pause between batches */
+	int batch_max_pages;   /* upper bound on heap blocks one batch covers */
 	char governed_schemas[POLICY_LIST_MAX][POLICY_NAME_MAX];
 	int n_governed_schemas;
 	char sha256[65]; /* of the file's exact bytes, lowercase hex */
