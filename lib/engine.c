@@ -915,7 +915,9 @@ engine_execute(run_state *st, ret_error *err)
 		           cr->eligible, cr->purged, cr->archived, cr->held, cr->undated);
 	}
 
-	/* Rows kept by each hold, after the work (or in the dry run's snapshot). */
+	/* Rows kept by each hold, after the work (or in the dry run's snapshot): a scan, untimed. */
+	if (!st->opt.dry_run && !db_lost(st->conn))
+		db_set_timeouts(st->conn, st->pol->lock_timeout_ms, 0, NULL);
 	for (int i = 0; i < st->n_classes && !st->conn_lost; i++) {
 		class_result *cr = &st->classes[i];
 		ret_error herr;
