@@ -32,8 +32,14 @@ build() {
 
 echo "== build (debug)"
 build build
+# The sanitizer build uses clang where it is installed, so both compilers
+# check the code on every run.
 echo "== build (address and undefined-behaviour sanitizers)"
-build build-asan -DRETENTION_SANITIZE=ON
+if command -v clang >/dev/null 2>&1; then
+  CC=clang build build-asan -DRETENTION_SANITIZE=ON
+else
+  build build-asan -DRETENTION_SANITIZE=ON
+fi
 
 tmp=$(mktemp -d /tmp/retention-test.XXXXXX)
 chmod 0755 "$tmp"
