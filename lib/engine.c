@@ -18,6 +18,7 @@
 #include "archive.h"
 #include "db.h"
 #include "fault.h"
+#include "keydigest.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -574,7 +575,8 @@ purge_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t fro
 	ret_code rc;
 
 	*removed = 0;
-	sql = sqlbuild_delete(leaf->qname, &cr->sql, from, to, 0);
+	sql = keydigest_wrap_delete(sqlbuild_delete(leaf->qname, &cr->sql, from, to, 0),
+	                            cr->cat.key, cr->capture_table);
 	if (sql == NULL)
 		return ret_fail(err, RET_RUNTIME, "out of memory");
 	rc = db_exec(st->conn, "begin batch", "BEGIN", err);
@@ -641,7 +643,10 @@ archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t f
 
 	*removed = 0;
 	archive_segment_name(cr->cls->name, st->run_id, cr->batches + 1, rel, sizeof(rel));
-	sql = sqlbuild_archive_copy(leaf->qname, &cr->sql, from, to);
+	sql = cr->capture_table[0]
+	          ? keydigest_archive_copy(sqlbuild_delete(leaf->qname, &cr->sql, from, to, 1),
+	                                   cr->cat.key, cr->capture_table)
+	          : sqlbuild_archive_copy(leaf->qname, &cr->sql, from, to);
 	if (sql == NULL)
 		return ret_fail(err, RET_RUNTIME, "out of memory");
 
@@ -821,8 +826,11 @@ execute_class(run_state *st, class_result *cr, ret_error *err)
 	                                                              : st->pol->batch_max_pages;
 	double start = now_seconds();
 	double last_progress = start;
-	ret_code rc = RET_OK;
+	ret_code rc;
 
+	/* The removed keys are recorded from the first batch on, or nothing is removed. */
+	rc = keydigest_capture_open(st->conn, (int)(cr - st->classes), cr->capture_table,
+	                            sizeof(cr->capture_table), err);
 	for (int i = 0; i < cr->n_leaves && rc == RET_OK && !st->interrupted; i++) {
 		if (cr->leaves[i].eligible <= 0 || cr->leaves[i].lo_block < 0)
 			continue;
@@ -866,6 +874,51 @@ count_holds(run_state *st, class_result *cr, ret_error *err)
 	}
 	PQclear(res);
 	return RET_OK;
+}
+
+/*
+ * The run's evidence, read after the work (or in the dry run's snapshot):
+ * each checked class's key digests, then the holds open and released. A
+ * failure is logged and fails the run; a dry run stops at the first, its
+ * transaction being dead.
+ */
+static ret_code
+record_evidence(run_state *st, ret_error *err)
+{
+	ret_code overall = RET_OK;
+	ret_code rc;
+
+	for (int i = 0; i < st->n_classes; i++) {
+		class_result *cr = &st->classes[i];
+		ret_error derr;
+
+		if (!cr->checked || !cr->cat.key[0])
+			continue;
+		ret_error_clear(&derr);
+		if (st->opt.dry_run)
+			rc = keydigest_eligible_and_held(st->conn, &cr->cat, &cr->sql, &cr->removed_keys,
+			                                 &cr->held_keys, &derr);
+		else
+			rc = keydigest_removed_and_held(st->conn, &cr->cat, &cr->sql, cr->capture_table,
+			                                &cr->removed_keys, &cr->held_keys, &derr);
+		keydigest_capture_close(st->conn, cr->capture_table);
+		if (rc == RET_OK)
+			continue;
+		ret_prefix(&derr, "key digest");
+		log_error_detail(cr->cls->name, derr.message, derr.hint, derr.sqlstate);
+		if (overall == RET_OK) {
+			overall = rc;
+			*err = derr;
+		}
+		if (st->opt.dry_run)
+			return overall;
+	}
+	rc = evidence_load_holds(st->conn, st->pol->name, st->run_id, &st->evidence, err);
+	if (rc != RET_OK) {
+		log_error_detail(NULL, err->message, err->hint, err->sqlstate);
+		return rc;
+	}
+	return overall;
 }
 
 ret_code
@@ -933,6 +986,16 @@ engine_execute(run_state *st, ret_error *err)
 			}
 			if (st->opt.dry_run)
 				break;
+		}
+	}
+	if (!st->conn_lost && !db_lost(st->conn) &&
+	    PQtransactionStatus(st->conn) != PQTRANS_INERROR) {
+		ret_error eerr;
+
+		ret_error_clear(&eerr);
+		if (record_evidence(st, &eerr) != RET_OK && overall == RET_OK) {
+			overall = RET_RUNTIME;
+			*err = eerr;
 		}
 	}
 	if (st->opt.dry_run && !db_lost(st->conn))
@@ -1007,5 +1070,6 @@ engine_free(run_state *st)
 	for (int i = 0; i < st->n_unfinished; i++)
 		free(st->unfinished_runs[i]);
 	free(st->unfinished_runs);
+	evidence_free(&st->evidence);
 	memset(st, 0, sizeof(*st));
 }

@@ -15,6 +15,8 @@
 
 #include "catalog.h"
 #include "error.h"
+#include "evidence.h"
+#include "keydigest.h"
 #include "policy.h"
 #include "sqlbuild.h"
 
@@ -65,6 +67,10 @@ typedef struct class_result {
 	int n_leaves;
 	segment_record *segments;
 	int n_segments, cap_segments;
+	/* Evidence: the keys removed (in a dry run: eligible) and held; lib/keydigest.h. */
+	key_digest removed_keys;
+	key_digest held_keys;
+	char capture_table[64]; /* this session's table of removed keys; empty when none */
 } class_result;
 
 typedef struct orphan_record {
@@ -108,6 +114,7 @@ typedef struct run_state {
 	int n_warnings, cap_warnings;
 	char **unfinished_runs; /* earlier runs that never completed their ledger row */
 	int n_unfinished, cap_unfinished;
+	run_evidence evidence; /* open holds and releases, read at the end of the run */
 	ret_code outcome;    /* the run's overall outcome */
 	char outcome_message[1024];
 } run_state;
@@ -128,8 +135,9 @@ ret_code engine_prepare(run_state *st, ret_error *err);
 
 /*
  * Removes (or, in a dry run, only counts) each class's eligible rows, then
- * counts the rows each open hold kept. A failing class is recorded and the
- * others still run. Returns RET_OK only when every class did all its work.
+ * counts the rows each open hold kept, computes each class's key digests and
+ * reads the holds' evidence. A failing class is recorded and the others
+ * still run. Returns RET_OK only when every class did all its work.
  */
 ret_code engine_execute(run_state *st, ret_error *err);
 

@@ -36,7 +36,47 @@ add_string_or_null(cJSON *obj, const char *name, const char *v)
 }
 
 static cJSON *
-render_class(const class_result *cr)
+render_digest(const key_digest *d)
+{
+	cJSON *o;
+
+	if (!d->computed)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	add_int64(o, "rows", d->rows);
+	cJSON_AddStringToObject(o, "sha256", d->sha256);
+	return o;
+}
+
+/*
+ * The class's key digests (lib/keydigest.h): purged and archived by action,
+ * the other one being the digest of no keys; in a dry run, the keys it would
+ * remove. Null for a class with no key or whose digests were not computed.
+ */
+static void
+render_key_digests(cJSON *c, const class_result *cr, bool dry_run)
+{
+	key_digest none;
+	cJSON *d;
+
+	if (!cr->removed_keys.computed && !cr->held_keys.computed) {
+		cJSON_AddNullToObject(c, "key_digests");
+		return;
+	}
+	keydigest_empty(&none);
+	d = cJSON_AddObjectToObject(c, "key_digests");
+	cJSON_AddStringToObject(d, "key", cr->cls->key);
+	cJSON_AddStringToObject(d, "method", REPORT_DIGEST_METHOD);
+	cJSON_AddStringToObject(d, "removed_as", dry_run ? "would-remove" : "removed");
+	cJSON_AddItemToObject(d, "purged", render_digest(cr->cls->action == ACTION_PURGE
+	                                                     ? &cr->removed_keys : &none));
+	cJSON_AddItemToObject(d, "archived", render_digest(cr->cls->action == ACTION_ARCHIVE
+	                                                       ? &cr->removed_keys : &none));
+	cJSON_AddItemToObject(d, "held", render_digest(&cr->held_keys));
+}
+
+static cJSON *
+render_class(const class_result *cr, bool dry_run)
 {
 	cJSON *c = cJSON_CreateObject();
 	char table[2 * POLICY_NAME_MAX + 2];
@@ -69,37 +109,70 @@ render_class(const class_result *cr)
 	}
 	add_string_or_null(c, "error", cr->error);
 	add_string_or_null(c, "sqlstate", cr->sqlstate);
+	render_key_digests(c, cr, dry_run);
 	return c;
 }
 
-/* Holds grouped by ticket, with the rows each kept per class. */
+/* The open hold with hold_id in the run's evidence, or NULL. */
+static const hold_event *
+find_open_hold(const run_state *st, int64_t hold_id)
+{
+	for (int i = 0; i < st->evidence.n_open; i++)
+		if (st->evidence.open[i].hold_id == hold_id)
+			return &st->evidence.open[i];
+	return NULL;
+}
+
+static void
+add_hold_details(cJSON *entry, const hold_event *h)
+{
+	add_string_or_null(entry, "reason", h ? h->reason : NULL);
+	add_string_or_null(entry, "created_by", h ? h->actor : NULL);
+	add_string_or_null(entry, "created_at", h ? h->at : NULL);
+}
+
+/* True when ticket already has an entry in arr. */
+static bool
+ticket_listed(const cJSON *arr, const char *ticket)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, arr)
+	{
+		if (strcmp(cJSON_GetObjectItem(t, "ticket")->valuestring, ticket) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Holds grouped by ticket: one entry per hold and class it kept rows in,
+ * with who added it, when and why; an open hold that no class of the policy
+ * can match is listed too, with no class and no rows.
+ */
 static cJSON *
 render_holds(const run_state *st)
 {
 	cJSON *arr = cJSON_CreateArray();
+	int n_tickets = st->n_holds + st->evidence.n_open;
 
-	for (int i = 0; i < st->n_holds; i++) {
-		const hold_record *h = &st->holds[i];
-		cJSON *ticket = NULL;
-		cJSON *t;
-		cJSON *entry;
+	for (int i = 0; i < n_tickets; i++) {
+		const char *name = i < st->n_holds ? st->holds[i].ticket
+		                                   : st->evidence.open[i - st->n_holds].ticket;
+		cJSON *ticket;
+		cJSON *matches;
 		int64_t total = 0;
 
-		/* Tickets appear once, at their first record. */
-		bool seen = false;
-
-		for (int j = 0; j < i; j++)
-			if (strcmp(st->holds[j].ticket, h->ticket) == 0)
-				seen = true;
-		if (seen)
+		if (ticket_listed(arr, name))
 			continue;
 		ticket = cJSON_CreateObject();
-		cJSON_AddStringToObject(ticket, "ticket", h->ticket);
-		t = cJSON_AddArrayToObject(ticket, "matches");
-		for (int j = i; j < st->n_holds; j++) {
+		cJSON_AddStringToObject(ticket, "ticket", name);
+		matches = cJSON_AddArrayToObject(ticket, "matches");
+		for (int j = 0; j < st->n_holds; j++) {
 			const hold_record *o = &st->holds[j];
+			cJSON *entry;
 
-			if (strcmp(o->ticket, h->ticket) != 0)
+			if (strcmp(o->ticket, name) != 0)
 				continue;
 			entry = cJSON_CreateObject();
 			add_int64(entry, "hold_id", o->hold_id);
@@ -108,11 +181,57 @@ render_holds(const run_state *st)
 			add_string_or_null(entry, "hold_class", o->class_name);
 			cJSON_AddStringToObject(entry, "class", o->counted_in);
 			add_int64(entry, "rows_held", o->rows_held);
-			cJSON_AddItemToArray(t, entry);
+			add_hold_details(entry, find_open_hold(st, o->hold_id));
+			cJSON_AddItemToArray(matches, entry);
 			total += o->rows_held;
+		}
+		for (int j = 0; j < st->evidence.n_open; j++) {
+			const hold_event *h = &st->evidence.open[j];
+			bool counted = false;
+			cJSON *entry;
+
+			if (strcmp(h->ticket, name) != 0)
+				continue;
+			for (int k = 0; k < st->n_holds; k++)
+				if (st->holds[k].hold_id == h->hold_id)
+					counted = true;
+			if (counted)
+				continue;
+			entry = cJSON_CreateObject();
+			add_int64(entry, "hold_id", h->hold_id);
+			cJSON_AddStringToObject(entry, "match_column", h->match_column);
+			cJSON_AddStringToObject(entry, "match_value", h->match_value);
+			add_string_or_null(entry, "hold_class", h->class_name);
+			cJSON_AddNullToObject(entry, "class");
+			add_int64(entry, "rows_held", 0);
+			add_hold_details(entry, h);
+			cJSON_AddItemToArray(matches, entry);
 		}
 		add_int64(ticket, "rows_held", total);
 		cJSON_AddItemToArray(arr, ticket);
+	}
+	return arr;
+}
+
+/* Holds released since the previous executed run, from the append-only history. */
+static cJSON *
+render_releases(const run_state *st)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (int i = 0; i < st->evidence.n_released; i++) {
+		const hold_event *h = &st->evidence.released[i];
+		cJSON *e = cJSON_CreateObject();
+
+		add_int64(e, "hold_id", h->hold_id);
+		cJSON_AddStringToObject(e, "ticket", h->ticket);
+		cJSON_AddStringToObject(e, "match_column", h->match_column);
+		cJSON_AddStringToObject(e, "match_value", h->match_value);
+		add_string_or_null(e, "hold_class", h->class_name);
+		cJSON_AddStringToObject(e, "released_at", h->at);
+		cJSON_AddStringToObject(e, "released_by", h->actor);
+		cJSON_AddStringToObject(e, "reason", h->reason);
+		cJSON_AddItemToArray(arr, e);
 	}
 	return arr;
 }
@@ -157,9 +276,16 @@ report_render(const run_state *st, const policy *p, const report_meta *meta)
 
 	arr = cJSON_AddArrayToObject(root, "classes");
 	for (int i = 0; i < st->n_classes; i++)
-		cJSON_AddItemToArray(arr, render_class(&st->classes[i]));
+		cJSON_AddItemToArray(arr, render_class(&st->classes[i], st->opt.dry_run));
 
 	cJSON_AddItemToObject(root, "holds", render_holds(st));
+	if (st->evidence.loaded) {
+		add_string_or_null(root, "holds_released_since", st->evidence.released_since);
+		cJSON_AddItemToObject(root, "holds_released", render_releases(st));
+	} else {
+		cJSON_AddNullToObject(root, "holds_released_since");
+		cJSON_AddNullToObject(root, "holds_released");
+	}
 
 	arr = cJSON_AddArrayToObject(root, "archive_segments");
 	for (int i = 0; i < st->n_classes; i++) {

@@ -16,6 +16,9 @@
 
 #define REPORT_FORMAT_VERSION 1
 
+/* Names the key digest's definition in every report (lib/keydigest.h). */
+#define REPORT_DIGEST_METHOD "sha256 of key::text + LF per row, sorted bytewise (C collation)"
+
 typedef struct report_meta {
 	const char *started_at;      /* ISO 8601 UTC */
 	const char *finished_at;

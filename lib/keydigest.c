@@ -1,0 +1,237 @@
+/* Key digests: sorted on the server, hashed here chunk by chunk through a cursor. */
+#include "keydigest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "sign.h"
+#include "strbuf.h"
+
+#define CURSOR_NAME "retention_key_digest"
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+void
+keydigest_empty(key_digest *d)
+{
+	d->computed = true;
+	d->rows = 0;
+	sha256_hex((const unsigned char *)"", 0, d->sha256);
+}
+
+ret_code
+keydigest_capture_open(PGconn *conn, int class_index, char *table, size_t len, ret_error *err)
+{
+	char sql[256];
+	ret_code rc;
+
+	/* pg_temp: private to this session, gone with it, and never WAL-logged. */
+	snprintf(table, len, "pg_temp.retention_removed_keys_%d", class_index);
+	snprintf(sql, sizeof(sql),
+	         "CREATE TEMPORARY TABLE IF NOT EXISTS retention_removed_keys_%d (k text);"
+	         " TRUNCATE %s",
+	         class_index, table);
+	rc = db_exec(conn, "key capture table", sql, err);
+	if (rc != RET_OK)
+		table[0] = '\0';
+	return rc;
+}
+
+char *
+keydigest_wrap_delete(char *delete_sql, const char *key, const char *table)
+{
+	strbuf sb = {0};
+
+	if (delete_sql == NULL || table == NULL || table[0] == '\0')
+		return delete_sql;
+	/* The insert's row count is the DELETE's: PQcmdTuples still says how many went. */
+	strbuf_appendf(&sb, "WITH d AS (%s RETURNING t.%s AS k) INSERT INTO %s (k) SELECT d.k::text"
+	                    " FROM d",
+	               delete_sql, key, table);
+	free(delete_sql);
+	return strbuf_take(&sb);
+}
+
+char *
+keydigest_archive_copy(char *delete_returning_sql, const char *key, const char *table)
+{
+	strbuf sb = {0};
+
+	if (delete_returning_sql == NULL)
+		return NULL;
+	/*
+	 * A data-modifying WITH runs to completion whether or not the outer query
+	 * reads it, and sees the same deleted rows as the COPY: the keys recorded
+	 * are exactly those of the rows written to the segment.
+	 */
+	strbuf_appendf(&sb, "COPY (WITH d AS (%s), k AS (INSERT INTO %s (k) SELECT d.%s::text FROM d)"
+	                    " SELECT * FROM d) TO STDOUT WITH (FORMAT csv, HEADER true)",
+	               delete_returning_sql, table, key);
+	free(delete_returning_sql);
+	return strbuf_take(&sb);
+}
+
+/* Feeds one key (or \N for NULL) and its newline into ctx. */
+static void
+hash_key(sha256_ctx *ctx, const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		sha256_update(ctx, "\\N", 2);
+	else
+		sha256_update(ctx, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+	sha256_update(ctx, "\n", 1);
+}
+
+/*
+ * Runs sql through a cursor and hashes its rows. With kinds, column 0 is 'e'
+ * (into first) or 'h' (into second) and column 1 the key; otherwise column 0
+ * is the key and everything goes into first. Inside a transaction (a dry
+ * run's snapshot) the cursor lives in it; otherwise in one of its own, with
+ * no statement timeout: the sort behind the first FETCH may take a while.
+ */
+static ret_code
+digest_cursor(PGconn *conn, const char *sql, bool kinds, key_digest *first, key_digest *second,
+              ret_error *err)
+{
+	sha256_ctx *ctx[2] = {NULL, NULL};
+	int64_t rows[2] = {0, 0};
+	bool own_txn = PQtransactionStatus(conn) == PQTRANS_IDLE;
+	PGresult *res = NULL;
+	strbuf decl = {0};
+	char *text = NULL;
+	ret_code rc;
+
+	ctx[0] = sha256_new();
+	ctx[1] = sha256_new();
+	strbuf_appendf(&decl, "DECLARE " CURSOR_NAME " NO SCROLL CURSOR FOR %s", sql);
+	text = strbuf_take(&decl);
+	if (ctx[0] == NULL || ctx[1] == NULL || text == NULL) {
+		rc = ret_fail(err, RET_RUNTIME, "out of memory");
+		goto done;
+	}
+	if (own_txn) {
+		rc = db_exec(conn, "key digest", "BEGIN; SET LOCAL statement_timeout = 0", err);
+		if (rc != RET_OK)
+			goto done;
+	}
+	rc = db_exec(conn, "key digest", text, err);
+	while (rc == RET_OK) {
+		int n;
+
+		rc = db_query(conn, "key digest",
+		              "FETCH FORWARD " XSTR(KEYDIGEST_FETCH_ROWS) " FROM " CURSOR_NAME, 0, NULL, &res,
+		              err);
+		if (rc != RET_OK)
+			break;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			int which = kinds && PQgetvalue(res, i, 0)[0] == 'h' ? 1 : 0;
+
+			hash_key(ctx[which], res, i, kinds ? 1 : 0);
+			rows[which]++;
+		}
+		PQclear(res);
+		res = NULL;
+		if (n < KEYDIGEST_FETCH_ROWS)
+			break;
+	}
+	if (rc == RET_OK)
+		rc = db_exec(conn, "key digest", "CLOSE " CURSOR_NAME, err);
+	if (own_txn) {
+		if (rc == RET_OK)
+			rc = db_exec(conn, "key digest", "COMMIT", err);
+		else
+			PQclear(PQexec(conn, "ROLLBACK"));
+	}
+	if (rc != RET_OK)
+		goto done;
+
+	first->computed = true;
+	first->rows = rows[0];
+	sha256_final_hex(ctx[0], first->sha256);
+	ctx[0] = NULL;
+	if (second) {
+		second->computed = true;
+		second->rows = rows[1];
+		sha256_final_hex(ctx[1], second->sha256);
+		ctx[1] = NULL;
+	}
+
+done:
+	sha256_free(ctx[0]);
+	sha256_free(ctx[1]);
+	free(text);
+	return rc;
+}
+
+ret_code
+keydigest_eligible_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
+                            key_digest *eligible, key_digest *held, ret_error *err)
+{
+	strbuf sb = {0};
+	char *sql;
+	ret_code rc;
+
+	/*
+	 * The stats query's classification, restricted to rows past retention:
+	 * held first, then pinned, the rest eligible. One scan, one sort.
+	 */
+	strbuf_appendf(&sb,
+	               "SELECT x.kind, x.k FROM (SELECT CASE WHEN %s THEN 'h' WHEN %s THEN 'p'"
+	               " ELSE 'e' END AS kind, t.%s::text AS k FROM %s t WHERE %s) x"
+	               " WHERE x.kind <> 'p' ORDER BY x.kind, x.k COLLATE \"C\"",
+	               s->held, s->pinned, cat->key, cat->qname, s->old);
+	sql = strbuf_take(&sb);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = digest_cursor(conn, sql, true, eligible, held, err);
+	free(sql);
+	return rc;
+}
+
+ret_code
+keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
+                           const char *table, key_digest *removed, key_digest *held,
+                           ret_error *err)
+{
+	strbuf sb = {0};
+	char *sql;
+	ret_code rc;
+
+	if (table && table[0]) {
+		strbuf_appendf(&sb, "SELECT k FROM %s ORDER BY k COLLATE \"C\"", table);
+		sql = strbuf_take(&sb);
+		if (sql == NULL)
+			return ret_fail(err, RET_RUNTIME, "out of memory");
+		rc = digest_cursor(conn, sql, false, removed, NULL, err);
+		free(sql);
+		if (rc != RET_OK)
+			return rc;
+	} else {
+		keydigest_empty(removed);
+	}
+
+	strbuf_appendf(&sb,
+	               "SELECT t.%s::text FROM %s t WHERE %s AND (%s)"
+	               " ORDER BY t.%s::text COLLATE \"C\"",
+	               cat->key, cat->qname, s->old, s->held, cat->key);
+	sql = strbuf_take(&sb);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = digest_cursor(conn, sql, false, held, NULL, err);
+	free(sql);
+	return rc;
+}
+
+void
+keydigest_capture_close(PGconn *conn, const char *table)
+{
+	char sql[160];
+
+	if (table == NULL || table[0] == '\0' || db_lost(conn))
+		return;
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", table);
+	PQclear(PQexec(conn, sql));
+}

@@ -1,0 +1,76 @@
+/*
+ * Digests of the keys a class removed and held, so that a dry run and the
+ * real run after it can be shown to concern the same rows without listing
+ * them. A digest is the SHA-256 of each key's text (PostgreSQL's output of
+ * key::text, NULL written as \N) followed by a newline, in byte order
+ * (COLLATE "C"): what `LC_ALL=C sort | sha256sum` gives over one key a line.
+ *
+ * The keys never sit in this process as a list: the server sorts them and a
+ * cursor hands them over in chunks. A dry run reads the eligible and held
+ * keys from its snapshot. A real run deletes by heap block ranges, not in key
+ * order, so each batch's DELETE also inserts the keys it removed into a
+ * temporary table of the job's session, in the batch's own transaction (a
+ * batch that rolls back records nothing); at the end that table is read back
+ * sorted. It costs one temporary row per removed row, on disk, not in memory.
+ */
+#ifndef RETENTION_KEYDIGEST_H
+#define RETENTION_KEYDIGEST_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "error.h"
+#include "sqlbuild.h"
+
+typedef struct key_digest {
+	bool computed;
+	int64_t rows;
+	char sha256[65];
+} key_digest;
+
+/* Rows per FETCH from the digest cursor: bounds the memory a digest takes. */
+#define KEYDIGEST_FETCH_ROWS 10000
+
+/*
+ * Creates (or empties) the session's temporary table that records the keys
+ * removed by class number class_index, and writes its name into table.
+ */
+ret_code keydigest_capture_open(PGconn *conn, int class_index, char *table, size_t len,
+                                ret_error *err);
+
+/*
+ * Turns a bare batch DELETE ("DELETE FROM rel t WHERE ...", no RETURNING) into
+ * one that also records t.<key> in table. Takes ownership of delete_sql
+ * (freed); returns new text the caller frees, or NULL when out of memory.
+ * With an empty table name delete_sql is returned unchanged.
+ */
+char *keydigest_wrap_delete(char *delete_sql, const char *key, const char *table);
+
+/*
+ * The archive statement with key capture: COPY of "DELETE ... RETURNING t.*"
+ * (delete_returning_sql, taken and freed) that also records t.<key> in table,
+ * with the same CSV output and header as sqlbuild_archive_copy.
+ */
+char *keydigest_archive_copy(char *delete_returning_sql, const char *key, const char *table);
+
+/*
+ * A dry run's digests, in its snapshot: the keys it would remove (eligible)
+ * and the keys past retention that holds keep, in one scan.
+ */
+ret_code keydigest_eligible_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
+                                     key_digest *eligible, key_digest *held, ret_error *err);
+
+/* A real run's digests: the keys recorded in table, and the held keys left in the table. */
+ret_code keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
+                                    const char *table, key_digest *removed, key_digest *held,
+                                    ret_error *err);
+
+/* Drops the capture table; accepts an empty name. Errors are ignored (temporary anyway). */
+void keydigest_capture_close(PGconn *conn, const char *table);
+
+/* The digest of no keys at all (the SHA-256 of empty input). */
+void keydigest_empty(key_digest *d);
+
+#endif
