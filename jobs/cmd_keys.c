@@ -1,4 +1,4 @@
-/* `retention keygen` and `retention verify`: the keys and the checking of reports. */
+/* `retention keygen`: a new signing key pair (checking reports is in cmd_verify.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +6,6 @@
 
 #include "cli.h"
 #include "log.h"
-#include "report.h"
 #include "sign.h"
 
 static void
@@ -65,57 +64,4 @@ cmd_keygen(int argc, char **argv)
 		printf("private key %s\npublic key  %s\nfingerprint %s\n", out, pub, fp);
 	}
 	return 0;
-}
-
-static void
-verify_help(void)
-{
-	printf("Usage: retention verify --public-key PUB.pem [--archive-dir DIR] REPORT.json...\n\n"
-	       "Checks each report's detached signature (REPORT.json.sig) and, with\n"
-	       "--archive-dir, the SHA-256 of every archive segment it lists (a listed segment\n"
-	       "that is missing is a failure). Exit status 0 only when everything holds.\n");
-}
-
-int
-cmd_verify(int argc, char **argv)
-{
-	static const struct option options[] = {{"public-key", required_argument, NULL, 'k'},
-	                                        {"archive-dir", required_argument, NULL, 'a'},
-	                                        {"help", no_argument, NULL, 'h'},
-	                                        {NULL, 0, NULL, 0}};
-	const char *pub = NULL, *archive_dir = NULL;
-	signing_key *key = NULL;
-	ret_error err;
-	int c, failures = 0;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (c == 'k')
-			pub = optarg;
-		else if (c == 'a')
-			archive_dir = optarg;
-		else if (c == 'h') {
-			verify_help();
-			return 0;
-		} else
-			return cli_usage("verify", "unknown option");
-	}
-	if (pub == NULL || optind >= argc)
-		return cli_usage("verify", "--public-key and at least one report are required");
-	if (signing_key_load_public(pub, &key, &err) != RET_OK)
-		return cli_fail(&err);
-	for (int i = optind; i < argc; i++) {
-		char *problems = NULL;
-		bool ok = report_verify(argv[i], key, archive_dir, archive_dir != NULL, &problems);
-
-		if (ok) {
-			printf("%s: OK\n", argv[i]);
-		} else {
-			failures++;
-			printf("%s: FAILED\n%s", argv[i], problems ? problems : "");
-		}
-		free(problems);
-	}
-	signing_key_free(key);
-	return failures ? 1 : 0;
 }

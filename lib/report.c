@@ -569,3 +569,83 @@ done:
 	*problems = strbuf_take(&out);
 	return ok;
 }
+
+const char *
+report_sig_status_name(report_sig_status status)
+{
+	switch (status) {
+	case REPORT_SIG_VALID:
+		return "valid";
+	case REPORT_SIG_NOT_CHECKED:
+		return "not checked";
+	case REPORT_SIG_UNSIGNED:
+		return "unsigned";
+	case REPORT_SIG_MISSING:
+		return "missing";
+	case REPORT_SIG_UNKNOWN_KEY:
+		return "unknown key";
+	case REPORT_SIG_INVALID:
+		break;
+	}
+	return "invalid";
+}
+
+ret_code
+report_read(const char *path, char **text, size_t *len, char sha256[65], cJSON **root,
+            ret_error *err)
+{
+	*root = NULL;
+	*len = 0;
+	*text = slurp(path, 64 * 1024 * 1024, len);
+	if (*text == NULL)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot read report: %s", path,
+		                errno ? strerror(errno) : "too large");
+	sha256_hex((const unsigned char *)*text, *len, sha256);
+	*root = cJSON_ParseWithLength(*text, *len);
+	return RET_OK;
+}
+
+report_sig_status
+report_check_signature(const char *path, const char *text, size_t len, const cJSON *root,
+                       const signing_keyring *ring, char *detail, size_t detail_len)
+{
+	const char *fp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root,
+	                                                                       "key_fingerprint"));
+	char sigpath[PATH_MAX + 8];
+	const signing_key *key;
+	report_sig_status status;
+	size_t siglen = 0;
+	char *sig = NULL;
+
+	/* The fingerprint is inside the signed bytes: changing it breaks the signature. */
+	if (fp == NULL) {
+		snprintf(detail, detail_len, "the report is unsigned (it names no signing key)");
+		return REPORT_SIG_UNSIGNED;
+	}
+	if (signing_keyring_count(ring) == 0) {
+		snprintf(detail, detail_len, "signature not checked: no public key given (signed by %s)",
+		         fp);
+		return REPORT_SIG_NOT_CHECKED;
+	}
+	snprintf(sigpath, sizeof(sigpath), "%s.sig", path);
+	sig = slurp(sigpath, 1024, &siglen);
+	key = signing_keyring_find(ring, fp);
+	if (sig == NULL) {
+		snprintf(detail, detail_len, "no signature file %s", sigpath);
+		status = REPORT_SIG_MISSING;
+	} else if (key == NULL) {
+		snprintf(detail, detail_len, "signed by an unknown key %s (not among the public keys "
+		         "given)", fp);
+		status = REPORT_SIG_UNKNOWN_KEY;
+	} else if (!signing_key_verify(key, (const unsigned char *)text, len,
+	                               (const unsigned char *)sig, siglen)) {
+		snprintf(detail, detail_len, "signature does not match: the report or its signature "
+		         "was altered");
+		status = REPORT_SIG_INVALID;
+	} else {
+		snprintf(detail, detail_len, "signature valid, key %s", fp);
+		status = REPORT_SIG_VALID;
+	}
+	free(sig);
+	return status;
+}

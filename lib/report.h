@@ -7,6 +7,7 @@
 #ifndef RETENTION_REPORT_H
 #define RETENTION_REPORT_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,5 +55,36 @@ void report_file_name(long started, const char *run_id, char *out, size_t len);
  */
 bool report_verify(const char *path, const signing_key *key, const char *archive_dir,
                    bool require_segments, char **problems);
+
+/* A report's signature as checked against a keyring. */
+typedef enum report_sig_status {
+	REPORT_SIG_VALID,       /* signed by a key of the ring, bytes unchanged */
+	REPORT_SIG_NOT_CHECKED, /* no public key was given */
+	REPORT_SIG_UNSIGNED,    /* the report names no signing key */
+	REPORT_SIG_MISSING,     /* it names one, but REPORT.json.sig is missing */
+	REPORT_SIG_UNKNOWN_KEY, /* signed by a key not in the ring */
+	REPORT_SIG_INVALID,     /* the signature does not match the bytes */
+} report_sig_status;
+
+/* Short words for the status: valid, not checked, unsigned, missing, unknown key, invalid. */
+const char *report_sig_status_name(report_sig_status status);
+
+/*
+ * Reads the report at path: its exact bytes (*text, NUL-terminated, caller
+ * frees), their length and SHA-256, and the parsed JSON (*root, caller
+ * frees with cJSON_Delete; NULL when the bytes are not JSON). RET_RUNTIME
+ * when the file cannot be read.
+ */
+ret_code report_read(const char *path, char **text, size_t *len, char sha256[65],
+                     cJSON **root, ret_error *err);
+
+/*
+ * Checks the detached signature path.sig over text with the key the report's
+ * key_fingerprint selects in ring (which may be NULL: not checked). detail
+ * receives a sentence for a person.
+ */
+report_sig_status report_check_signature(const char *path, const char *text, size_t len,
+                                         const cJSON *root, const signing_keyring *ring,
+                                         char *detail, size_t detail_len);
 
 #endif

@@ -297,3 +297,71 @@ done:
 	EVP_PKEY_free(pkey);
 	return rc;
 }
+
+struct signing_keyring {
+	signing_key **keys;
+	char (*fingerprints)[80];
+	int n;
+};
+
+signing_keyring *
+signing_keyring_new(void)
+{
+	return calloc(1, sizeof(signing_keyring));
+}
+
+ret_code
+signing_keyring_add(signing_keyring *ring, const char *path, ret_error *err)
+{
+	signing_key *key = NULL;
+	signing_key **keys;
+	char (*fps)[80];
+	ret_code rc;
+
+	rc = signing_key_load_public(path, &key, err);
+	if (rc != RET_OK)
+		return rc;
+	keys = realloc(ring->keys, (size_t)(ring->n + 1) * sizeof(*keys));
+	if (keys != NULL)
+		ring->keys = keys;
+	fps = realloc(ring->fingerprints, (size_t)(ring->n + 1) * sizeof(*fps));
+	if (fps != NULL)
+		ring->fingerprints = fps;
+	if (keys == NULL || fps == NULL) {
+		signing_key_free(key);
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	}
+	ring->keys[ring->n] = key;
+	signing_key_fingerprint(key, ring->fingerprints[ring->n]);
+	ring->n++;
+	return RET_OK;
+}
+
+const signing_key *
+signing_keyring_find(const signing_keyring *ring, const char *fingerprint)
+{
+	if (ring == NULL || fingerprint == NULL)
+		return NULL;
+	for (int i = 0; i < ring->n; i++)
+		if (strcmp(ring->fingerprints[i], fingerprint) == 0)
+			return ring->keys[i];
+	return NULL;
+}
+
+int
+signing_keyring_count(const signing_keyring *ring)
+{
+	return ring ? ring->n : 0;
+}
+
+void
+signing_keyring_free(signing_keyring *ring)
+{
+	if (ring == NULL)
+		return;
+	for (int i = 0; i < ring->n; i++)
+		signing_key_free(ring->keys[i]);
+	free(ring->keys);
+	free(ring->fingerprints);
+	free(ring);
+}

@@ -57,4 +57,24 @@ bool signing_key_verify(const signing_key *key, const unsigned char *data, size_
  */
 ret_code signing_keygen(const char *private_path, const char *public_path, ret_error *err);
 
+/*
+ * A set of public keys for checking reports across a key rotation: a report
+ * names its key's fingerprint, and that selects the key.
+ */
+typedef struct signing_keyring signing_keyring;
+
+/* An empty keyring; NULL when out of memory. */
+signing_keyring *signing_keyring_new(void);
+
+/* Loads the public key at path into ring; RET_USAGE when it cannot be read. */
+ret_code signing_keyring_add(signing_keyring *ring, const char *path, ret_error *err);
+
+/* The key with fingerprint ("sha256:<hex>"), or NULL. */
+const signing_key *signing_keyring_find(const signing_keyring *ring, const char *fingerprint);
+
+int signing_keyring_count(const signing_keyring *ring);
+
+/* Frees ring and its keys; accepts NULL. */
+void signing_keyring_free(signing_keyring *ring);
+
 #endif
