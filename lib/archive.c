@@ -12,11 +12,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cjson/cJSON.h>
+#include <time.h>
+
+#include "csvread.h"
 #include "db.h"
 #include "fault.h"
 #include "sign.h"
 
 #define PARTIAL_SUFFIX ".partial"
+#define HEADER_MAX 65536
 
 struct archive_segment {
 	int fd;
@@ -26,6 +31,10 @@ struct archive_segment {
 	char partial[PATH_MAX];
 	char final[PATH_MAX];
 	char dir[PATH_MAX];
+	cJSON *manifest;       /* set by archive_segment_describe */
+	char *header;          /* the CSV header line, captured as it is written */
+	size_t header_len;
+	bool header_done;
 	unsigned char out[1 << 16];
 };
 
@@ -173,15 +182,188 @@ pump(archive_segment *seg, int flush, ret_error *err)
 	return RET_OK;
 }
 
+/* Keeps the first line written (COPY's header) for the manifest's list of columns. */
+static void
+capture_header(archive_segment *seg, const char *data, size_t len)
+{
+	const char *nl;
+	size_t take;
+	char *grown;
+
+	if (seg->header_done)
+		return;
+	nl = memchr(data, '\n', len);
+	take = nl ? (size_t)(nl - data) : len;
+	if (seg->header_len + take > HEADER_MAX) {
+		seg->header_done = true;
+		return;
+	}
+	grown = realloc(seg->header, seg->header_len + take + 1);
+	if (grown == NULL) {
+		seg->header_done = true;
+		return;
+	}
+	seg->header = grown;
+	memcpy(seg->header + seg->header_len, data, take);
+	seg->header_len += take;
+	seg->header[seg->header_len] = '\0';
+	if (nl)
+		seg->header_done = true;
+}
+
 ret_code
 archive_segment_write(archive_segment *seg, const void *data, size_t len, ret_error *err)
 {
+	capture_header(seg, data, len);
 	if (fault_hit("archive-write"))
 		return ret_fail(err, RET_RUNTIME, "%s: write failed: %s (fault point)", seg->partial,
 		                strerror(ENOSPC));
 	seg->z.next_in = (unsigned char *)data;
 	seg->z.avail_in = (uInt)len;
 	return pump(seg, Z_NO_FLUSH, err);
+}
+
+ret_code
+archive_segment_describe(archive_segment *seg, const archive_manifest_info *info,
+                         ret_error *err)
+{
+	cJSON *m = cJSON_CreateObject();
+	char num[32];
+
+	if (m == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	cJSON_Delete(seg->manifest);
+	cJSON_AddStringToObject(m, "format", "retention-archive-manifest");
+	cJSON_AddNumberToObject(m, "format_version", 1);
+	cJSON_AddStringToObject(m, "segment", strrchr(seg->final, '/') + 1);
+	cJSON_AddStringToObject(m, "run_id", info->run_id);
+	cJSON_AddStringToObject(m, "class", info->class_name);
+	cJSON_AddStringToObject(m, "table", info->table);
+	cJSON_AddStringToObject(m, "relation", info->relation);
+	cJSON_AddStringToObject(m, "key", info->key);
+	cJSON_AddNumberToObject(m, "batch", info->batch);
+	snprintf(num, sizeof(num), "%lld", (long long)info->rows);
+	cJSON_AddItemToObject(m, "rows", cJSON_CreateRaw(num));
+	cJSON_AddStringToObject(m, "cutoff", info->cutoff ? info->cutoff : "");
+	cJSON_AddStringToObject(m, "policy_name", info->policy_name);
+	cJSON_AddStringToObject(m, "policy_sha256", info->policy_sha256);
+	seg->manifest = m;
+	return RET_OK;
+}
+
+typedef struct mem_source {
+	const char *p;
+	size_t left;
+} mem_source;
+
+static ssize_t
+read_mem(void *arg, void *buf, size_t len)
+{
+	mem_source *m = arg;
+	size_t n = m->left < len ? m->left : len;
+
+	memcpy(buf, m->p, n);
+	m->p += n;
+	m->left -= n;
+	return (ssize_t)n;
+}
+
+/* The column names of a CSV header line, as a new JSON array (NULL when it is not CSV). */
+static cJSON *
+header_columns(const char *header, size_t len)
+{
+	mem_source src = {header, len};
+	csv_reader *r = csv_reader_new(read_mem, &src);
+	cJSON *arr = NULL;
+	ret_error e;
+
+	if (r != NULL && csv_next(r, &e) == 1) {
+		arr = cJSON_CreateArray();
+		for (int i = 0; i < csv_nfields(r); i++) {
+			const char *f = csv_field(r, i, NULL);
+
+			cJSON_AddItemToArray(arr, cJSON_CreateString(f ? f : ""));
+		}
+	}
+	csv_reader_free(r);
+	return arr;
+}
+
+/* Writes bytes to path through path's partial twin, fsync and rename. */
+static ret_code
+write_file_durably(const char *dir, const char *path, const char *text, ret_error *err)
+{
+	char partial[PATH_MAX + 16];
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t left = strlen(text);
+	int fd;
+
+	snprintf(partial, sizeof(partial), "%s/.%s%s", dir, base, PARTIAL_SUFFIX);
+	fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot create: %s", partial, strerror(errno));
+	while (left > 0) {
+		ssize_t n = write(fd, text, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = errno;
+
+			close(fd);
+			unlink(partial);
+			return ret_fail(err, RET_RUNTIME, "%s: write failed: %s", partial, strerror(e));
+		}
+		text += n;
+		left -= (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		unlink(partial);
+		return ret_fail(err, RET_RUNTIME, "%s: fsync failed: %s", partial, strerror(errno));
+	}
+	/* link() refuses an existing name where rename() would replace it: never overwrite. */
+	if (link(partial, path) != 0) {
+		int e = errno;
+
+		unlink(partial);
+		return ret_fail(err, RET_RUNTIME, "%s: %s", path,
+		                e == EEXIST ? "already exists; refusing to overwrite" : strerror(e));
+	}
+	unlink(partial);
+	return RET_OK;
+}
+
+/* The manifest, completed with what only the finished file knows. */
+static ret_code
+write_manifest(archive_segment *seg, const char *sha256, ret_error *err)
+{
+	char path[PATH_MAX + 32];
+	char num[32];
+	char when[40];
+	struct tm tm;
+	time_t now = time(NULL);
+	cJSON *columns;
+	char *text;
+	ret_code rc;
+
+	snprintf(num, sizeof(num), "%lld", (long long)seg->bytes);
+	cJSON_AddItemToObject(seg->manifest, "bytes", cJSON_CreateRaw(num));
+	cJSON_AddStringToObject(seg->manifest, "sha256", sha256);
+	columns = header_columns(seg->header ? seg->header : "", seg->header_len);
+	if (columns)
+		cJSON_AddItemToObject(seg->manifest, "columns", columns);
+	else
+		cJSON_AddNullToObject(seg->manifest, "columns");
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(seg->manifest, "written_at", when);
+	text = cJSON_Print(seg->manifest);
+	if (text == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	snprintf(path, sizeof(path), "%s%s", seg->final, ARCHIVE_MANIFEST_SUFFIX);
+	rc = write_file_durably(seg->dir, path, text, err);
+	cJSON_free(text);
+	return rc;
 }
 
 ret_code
@@ -202,16 +384,23 @@ archive_segment_finish(archive_segment *seg, char sha256[65], int64_t *bytes, re
 	deflateEnd(&seg->z);
 	close(seg->fd);
 	seg->fd = -1;
+	sha256_final_hex(seg->sha, sha256);
+	seg->sha = NULL;
+	*bytes = seg->bytes;
+
+	/* The manifest before the segment's name: a named segment always has one. */
+	if (seg->manifest)
+		rc = write_manifest(seg, sha256, err);
 
 	/* Then the name: rename is atomic, and the directory fsync makes it stick. */
-	if (rename(seg->partial, seg->final) != 0) {
+	if (rc == RET_OK && rename(seg->partial, seg->final) != 0)
 		rc = ret_fail(err, RET_RUNTIME, "%s: rename failed: %s", seg->final, strerror(errno));
-		unlink(seg->partial);
-	} else {
+	if (rc == RET_OK)
 		rc = fsync_dir(seg->dir, err);
-	}
-	sha256_final_hex(seg->sha, sha256);
-	*bytes = seg->bytes;
+	else
+		unlink(seg->partial);
+	cJSON_Delete(seg->manifest);
+	free(seg->header);
 	free(seg);
 	return rc;
 }
@@ -226,6 +415,8 @@ archive_segment_abort(archive_segment *seg)
 		close(seg->fd);
 	unlink(seg->partial);
 	sha256_free(seg->sha);
+	cJSON_Delete(seg->manifest);
+	free(seg->header);
 	free(seg);
 }
 
@@ -294,7 +485,14 @@ archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
 		snprintf(rel, sizeof(rel), "%s/%s", class_name, name);
 		in_ledger = false;
 		if (!partial) {
-			params[0] = rel;
+			/* A manifest belongs to its segment: the ledger names the segment. */
+			char seg_rel[PATH_MAX];
+			size_t rl = strlen(rel), ml = strlen(ARCHIVE_MANIFEST_SUFFIX);
+
+			snprintf(seg_rel, sizeof(seg_rel), "%s", rel);
+			if (rl > ml && strcmp(rel + rl - ml, ARCHIVE_MANIFEST_SUFFIX) == 0)
+				seg_rel[rl - ml] = '\0';
+			params[0] = seg_rel;
 			rc = db_query(conn, "orphan scan",
 			              "SELECT EXISTS (SELECT 1 FROM retention.archive_segments"
 			              " WHERE file_name = $1)",

@@ -5,14 +5,19 @@
  * ".partial" name, fsynced, then renamed into place (and the directory
  * fsynced) before the transaction whose rows it holds may commit.
  *
- * Layout: ARCHIVE_DIR/<class>/<class>-<run id>-<batch>.csv.gz; files that
- * no committed ledger row names are moved to ARCHIVE_DIR/orphans/.
+ * Layout: ARCHIVE_DIR/<class>/<class>-<run id>-<batch>.csv.gz, each with a
+ * manifest beside it (<segment>.manifest.json: run, class, table, key,
+ * batch, rows, bytes, SHA-256 and the CSV's columns) written and renamed
+ * before the segment itself; files that no committed ledger row names are
+ * moved to ARCHIVE_DIR/orphans/, a manifest with its segment.
  */
 #ifndef RETENTION_ARCHIVE_H
 #define RETENTION_ARCHIVE_H
 
 #include <libpq-fe.h>
 #include <stdint.h>
+
+#define ARCHIVE_MANIFEST_SUFFIX ".manifest.json"
 
 #include "error.h"
 
@@ -34,8 +39,31 @@ ret_code archive_segment_open(const char *dir, const char *rel_path, archive_seg
 ret_code archive_segment_write(archive_segment *seg, const void *data, size_t len,
                                ret_error *err);
 
+/* What a segment's manifest records beside what the writer knows (bytes, SHA-256, columns). */
+typedef struct archive_manifest_info {
+	const char *run_id;
+	const char *class_name;
+	const char *table;    /* the class's table, schema.table */
+	const char *relation; /* the relation the rows were deleted from (a partition or the table) */
+	const char *key;      /* the class's key column */
+	const char *policy_name;
+	const char *policy_sha256;
+	const char *cutoff;
+	int batch;
+	int64_t rows;
+} archive_manifest_info;
+
 /*
- * Finishes the gzip stream, fsyncs the file, renames it to its final name
+ * Asks archive_segment_finish to write the segment's manifest too (the
+ * strings are copied). Without it no manifest is written.
+ */
+ret_code archive_segment_describe(archive_segment *seg, const archive_manifest_info *info,
+                                  ret_error *err);
+
+/*
+ * Finishes the gzip stream, fsyncs the file, writes the manifest when the
+ * segment was described (through a partial file, fsync and rename), renames
+ * the segment to its final name
  * and fsyncs the directory. Fills the SHA-256 of the file's bytes and its
  * size. After RET_OK the segment is durable; the handle is freed either way.
  */

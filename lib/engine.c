@@ -620,6 +620,28 @@ stream_copy(PGconn *conn, archive_segment *seg, ret_error *err)
 	return rc;
 }
 
+/* What the segment's manifest says about where its rows came from. */
+static ret_code
+describe_segment(run_state *st, class_result *cr, const leaf_stats *leaf, archive_segment *seg,
+                 int64_t rows, ret_error *err)
+{
+	char table[2 * POLICY_NAME_MAX + 2];
+	archive_manifest_info info;
+
+	snprintf(table, sizeof(table), "%s.%s", cr->cls->schema, cr->cls->table);
+	info.run_id = st->run_id;
+	info.class_name = cr->cls->name;
+	info.table = table;
+	info.relation = leaf->qname;
+	info.key = cr->cls->key;
+	info.policy_name = st->pol->name;
+	info.policy_sha256 = st->pol->sha256;
+	info.cutoff = cr->cutoff;
+	info.batch = cr->batches + 1;
+	info.rows = rows;
+	return archive_segment_describe(seg, &info, err);
+}
+
 /*
  * One archive batch, in one transaction: COPY (DELETE ... RETURNING) streams
  * the removed rows into a segment; the segment is made durable and entered in
@@ -689,8 +711,12 @@ archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t f
 		return rc;
 	}
 
-	/* Durable file first, then its ledger row, then the commit. */
-	rc = archive_segment_finish(seg, sha, &nbytes, err);
+	/* Durable file and manifest first, then its ledger row, then the commit. */
+	rc = describe_segment(st, cr, leaf, seg, *removed, err);
+	if (rc == RET_OK)
+		rc = archive_segment_finish(seg, sha, &nbytes, err);
+	else
+		archive_segment_abort(seg);
 	if (rc != RET_OK) {
 		rollback(st->conn);
 		*removed = 0;
