@@ -11,6 +11,8 @@ int cmd_hold(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Logs err (message, hint, SQLSTATE) and returns its documented exit status. */
 int cli_fail(const ret_error *err);

@@ -19,7 +19,11 @@ help(void)
 	       "  retention hold list [--json] [--all]\n"
 	       "  retention db migrate [--db CONNINFO]\n"
 	       "  retention keygen --out KEY.pem\n"
-	       "  retention verify --public-key PUB.pem REPORT.json...\n\n"
+	       "  retention verify --public-key PUB.pem REPORT.json...\n"
+	       "  retention verify --chain DIR --public-key PUB.pem [--db CONNINFO]\n"
+	       "  retention verify --compare DRY.json REAL.json\n"
+	       "  retention archive verify|restore|find ...\n"
+	       "  retention report render REPORT.json --format text|html\n\n"
 	       "Every command takes --help. The connection comes from --db or from libpq's\n"
 	       "environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSFILE, PGSERVICE, ...).\n\n"
 	       "Exit status: 0 success, 1 runtime failure (the report says what was done),\n"
@@ -57,6 +61,10 @@ main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(cmd, "archive") == 0)
+		return cmd_archive(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
 	fprintf(stderr, "retention: unknown command \"%s\"; try \"retention --help\"\n", cmd);
 	return 2;
 }
