@@ -114,6 +114,7 @@ static int
 load_for_compare(const char *path, const signing_keyring *ring, cJSON **root)
 {
 	char sha[65], detail[512];
+	const char *format;
 	char *text = NULL;
 	size_t len = 0;
 	ret_error err;
@@ -126,10 +127,17 @@ load_for_compare(const char *path, const signing_keyring *ring, cJSON **root)
 		ret_fail(&err, RET_USAGE, "%s: not valid JSON", path);
 		return cli_fail(&err);
 	}
+	format = cJSON_GetStringValue(cJSON_GetObjectItem(*root, "format"));
+	if (format == NULL || strcmp(format, "retention-report") != 0) {
+		free(text);
+		ret_fail(&err, RET_USAGE, "%s: not a retention report", path);
+		return cli_fail(&err);
+	}
 	sig = report_check_signature(path, text, len, *root, ring, detail, sizeof(detail));
 	free(text);
 	printf("%s: %s\n", path, detail);
-	if (sig != REPORT_SIG_VALID && sig != REPORT_SIG_NOT_CHECKED)
+	/* Without keys nothing is checked: an unsigned dry run may still be compared. */
+	if (signing_keyring_count(ring) > 0 && sig != REPORT_SIG_VALID)
 		return RET_EXIT_RUNTIME;
 	return RET_EXIT_OK;
 }

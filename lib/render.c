@@ -250,11 +250,9 @@ run_section(doc *d, const cJSON *r, const char *file_name, report_sig_status sig
 	const cJSON *db = cJSON_GetObjectItemCaseSensitive(r, "database");
 	const char *status = jstr(r, "status");
 	char line[1024], n1[32], n2[32];
-	char sigtext[700];
 
-	snprintf(sigtext, sizeof(sigtext), "%s: %s", report_sig_status_name(sig), sig_detail);
 	kv(d, "Report", file_name, NULL);
-	kv(d, "Signature", sigtext, sig_css(sig));
+	kv(d, "Signature", sig_detail, sig_css(sig));
 	snprintf(line, sizeof(line), "%s (%s)", jstr(r, "run_id"), jstr(r, "mode"));
 	kv(d, "Run", line, NULL);
 	snprintf(line, sizeof(line), "%s, exit status %s", status, jnum(r, "exit_code", n1,
@@ -519,7 +517,7 @@ static const char html_head[] =
 	"vertical-align:top}\n"
 	"table.grid th{background:#eee}\n"
 	"table.grid td{word-break:break-word}\n"
-	"td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
+	"table.grid td.num,table.grid th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
 	".good{color:#0a6b1f;font-weight:600}.bad{color:#b00020;font-weight:700}"
 	".warn{color:#8a5a00;font-weight:600}\n"
 	".signoff{margin-top:28px;display:grid;grid-template-columns:repeat(3,1fr);gap:24px}\n"
