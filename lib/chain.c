@@ -190,7 +190,20 @@ chain_read_dir(const char *dir, const signing_keyring *ring, chain_entry **entri
 	return rc;
 }
 
-/* Chains first, then sequence, then start time, then file name. */
+/* True when e's file has the name `retention run` gave it. */
+static bool
+named_as_written(const chain_entry *e)
+{
+	char expected[160];
+
+	chain_expected_name(e->started_at, e->run_id, expected, sizeof(expected));
+	return strcmp(expected, e->file) == 0;
+}
+
+/*
+ * Chains first, then sequence, then start time; among copies of one report
+ * the file with its original name first, so that the other is the copy.
+ */
 static int
 entry_order(const void *a, const void *b)
 {
@@ -202,7 +215,11 @@ entry_order(const void *a, const void *b)
 	if (x->sequence != y->sequence)
 		return x->sequence < y->sequence ? -1 : 1;
 	c = strcmp(x->started_at, y->started_at);
-	return c != 0 ? c : strcmp(x->file, y->file);
+	if (c != 0)
+		return c;
+	if (named_as_written(x) != named_as_written(y))
+		return named_as_written(x) ? -1 : 1;
+	return strcmp(x->file, y->file);
 }
 
 static bool
