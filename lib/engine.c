@@ -906,7 +906,9 @@ count_holds(run_state *st, class_result *cr, ret_error *err)
  * The run's evidence, read after the work (or in the dry run's snapshot):
  * each checked class's key digests, then the holds open and released. A
  * failure is logged and fails the run; a dry run stops at the first, its
- * transaction being dead.
+ * transaction being dead. An interrupted run skips the held-keys digest, a
+ * scan of the whole table, to end within the pod's grace period; the
+ * removed-keys digest reads only what this run removed.
  */
 static ret_code
 record_evidence(run_state *st, ret_error *err)
@@ -926,7 +928,8 @@ record_evidence(run_state *st, ret_error *err)
 			                                 &cr->held_keys, &derr);
 		else
 			rc = keydigest_removed_and_held(st->conn, &cr->cat, &cr->sql, cr->capture_table,
-			                                &cr->removed_keys, &cr->held_keys, &derr);
+			                                &cr->removed_keys,
+			                                st->interrupted ? NULL : &cr->held_keys, &derr);
 		keydigest_capture_close(st->conn, cr->capture_table);
 		if (rc == RET_OK)
 			continue;

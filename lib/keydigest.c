@@ -121,8 +121,8 @@ digest_cursor(PGconn *conn, const char *sql, bool kinds, key_digest *first, key_
 		int n;
 
 		rc = db_query(conn, "key digest",
-		              "FETCH FORWARD " XSTR(KEYDIGEST_FETCH_ROWS) " FROM " CURSOR_NAME, 0, NULL, &res,
-		              err);
+		              "FETCH FORWARD " XSTR(KEYDIGEST_FETCH_ROWS) " FROM " CURSOR_NAME, 0, NULL,
+		              &res, err);
 		if (rc != RET_OK)
 			break;
 		n = PQntuples(res);
@@ -212,6 +212,8 @@ keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_s
 	} else {
 		keydigest_empty(removed);
 	}
+	if (held == NULL)
+		return RET_OK;
 
 	strbuf_appendf(&sb,
 	               "SELECT t.%s::text FROM %s t WHERE %s AND (%s)"

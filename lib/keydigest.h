@@ -62,7 +62,11 @@ char *keydigest_archive_copy(char *delete_returning_sql, const char *key, const 
 ret_code keydigest_eligible_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
                                      key_digest *eligible, key_digest *held, ret_error *err);
 
-/* A real run's digests: the keys recorded in table, and the held keys left in the table. */
+/*
+ * A real run's digests: the keys recorded in table (the digest of no keys
+ * when table is empty), and, unless held is NULL, the held keys left in the
+ * class's table.
+ */
 ret_code keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
                                     const char *table, key_digest *removed, key_digest *held,
                                     ret_error *err);

@@ -10,6 +10,12 @@
 
 #include "chain.h"
 
+/* The names make() gives reports 1 to 4. */
+#define R1 "retention-20260101T000000Z-run1.json"
+#define R2 "retention-20260102T000000Z-run2.json"
+#define R3 "retention-20260103T000000Z-run3.json"
+#define R4 "retention-20260104T000000Z-run4.json"
+
 typedef struct findings {
 	char text[4096];
 	int breaks;
@@ -56,7 +62,7 @@ intact_chain_has_no_break(void **state)
 	make(&e[3], 4, 3);
 	chain_check(e, 4, collect, &f);
 	assert_int_equal(f.breaks, 0);
-	assert_non_null(strstr(f.text, "note retention-20260104T000000Z-run4.json: newest report"));
+	assert_non_null(strstr(f.text, "note " R4 ": newest report"));
 }
 
 static void
@@ -71,8 +77,8 @@ removed_report_names_the_next_one(void **state)
 	make(&e[2], 4, 3);
 	chain_check(e, 3, collect, &f);
 	assert_int_equal(f.breaks, 1);
-	assert_non_null(strstr(f.text, "BREAK retention-20260103T000000Z-run3.json: sequence 3: its previous report"));
-	assert_non_null(strstr(f.text, "a report after retention-20260101T000000Z-run1.json (sequence 1) was removed"));
+	assert_non_null(strstr(f.text, "BREAK " R3 ": sequence 3: its previous report"));
+	assert_non_null(strstr(f.text, "a report after " R1 " (sequence 1) was removed"));
 }
 
 static void
@@ -91,7 +97,7 @@ duplicate_and_clashing_sequence_are_named(void **state)
 	snprintf(e[3].file, sizeof(e[3].file), "zz.json");
 	chain_check(e, 4, collect, &f);
 	assert_int_equal(f.breaks, 2);
-	assert_non_null(strstr(f.text, "BREAK a-copy.json: duplicated report: a copy of retention-20260102T000000Z-run2.json"));
+	assert_non_null(strstr(f.text, "BREAK a-copy.json: duplicated report: a copy of " R2));
 	assert_non_null(strstr(f.text, "BREAK zz.json: claims sequence 2"));
 }
 
@@ -108,7 +114,7 @@ fork_names_the_report_passed_over(void **state)
 	make(&e[2], 3, 1);
 	chain_check(e, 3, collect, &f);
 	assert_int_equal(f.breaks, 1);
-	assert_non_null(strstr(f.text, "BREAK retention-20260102T000000Z-run2.json: outside the chain: retention-20260103T000000Z-run3.json (sequence 3)"));
+	assert_non_null(strstr(f.text, "BREAK " R2 ": outside the chain: " R3 " (sequence 3)"));
 }
 
 static void
@@ -123,7 +129,7 @@ gap_with_intact_link_is_a_note(void **state)
 	make(&e[1], 3, 1);
 	chain_check(e, 2, collect, &f);
 	assert_int_equal(f.breaks, 0);
-	assert_non_null(strstr(f.text, "note retention-20260103T000000Z-run3.json: no report for sequence 2 to 2"));
+	assert_non_null(strstr(f.text, "note " R3 ": no report for sequence 2 to 2"));
 }
 
 static void
