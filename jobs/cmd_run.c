@@ -152,7 +152,11 @@ cmd_run(int argc, char **argv)
 	}
 	if (key_path == NULL && !opt.dry_run)
 		return cli_usage("run", "--signing-key is required unless --dry-run");
-	if (archive_mkdirs(report_dir, &err) != RET_OK)
+	/* Both directories must take files before a row is touched: no report, no run. */
+	if (archive_check_writable(report_dir, "--report-dir", &err) != RET_OK)
+		return cli_fail(&err);
+	if (opt.archive_dir && !opt.dry_run &&
+	    archive_check_writable(opt.archive_dir, "--archive-dir", &err) != RET_OK)
 		return cli_fail(&err);
 
 	/* Stop cleanly on SIGTERM (Kubernetes) and SIGINT; a second signal changes nothing. */

@@ -69,6 +69,33 @@ archive_mkdirs(const char *dir, ret_error *err)
 	return RET_OK;
 }
 
+ret_code
+archive_check_writable(const char *dir, const char *what, ret_error *err)
+{
+	char probe[PATH_MAX];
+	int fd;
+
+	if (archive_mkdirs(dir, err) != RET_OK) {
+		ret_prefix(err, "%s", what);
+		return RET_USAGE;
+	}
+	if (snprintf(probe, sizeof(probe), "%s/.retention-probe-XXXXXX", dir) >= (int)sizeof(probe))
+		return ret_fail(err, RET_USAGE, "%s: path too long", what);
+	fd = mkstemp(probe);
+	if (fd < 0)
+		return ret_fail(err, RET_USAGE, "%s %s is not writable: %s", what, dir, strerror(errno));
+	if (write(fd, "x", 1) != 1 || fsync(fd) != 0) {
+		int e = errno;
+
+		close(fd);
+		unlink(probe);
+		return ret_fail(err, RET_USAGE, "%s %s cannot take a file: %s", what, dir, strerror(e));
+	}
+	close(fd);
+	unlink(probe);
+	return RET_OK;
+}
+
 static ret_code
 fsync_dir(const char *dir, ret_error *err)
 {

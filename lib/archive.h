@@ -89,4 +89,11 @@ ret_code archive_set_aside_orphans(PGconn *conn, const char *dir, const char *cl
 /* Makes dir (and parents) if missing; RET_USAGE when that is impossible. */
 ret_code archive_mkdirs(const char *dir, ret_error *err);
 
+/*
+ * Makes dir if missing and proves that a file can be created, written,
+ * fsynced and removed there. RET_USAGE names the directory and why when not:
+ * a run checks its report and archive directories before it touches a row.
+ */
+ret_code archive_check_writable(const char *dir, const char *what, ret_error *err);
+
 #endif

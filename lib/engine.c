@@ -148,9 +148,11 @@ fix_as_of(run_state *st, ret_error *err)
 	              st->opt.as_of
 	                  ? "SELECT $1::timestamptz::text,"
 	                    " to_char($1::timestamptz, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	                    " extract(epoch FROM clock_timestamp())"
+	                    " extract(epoch FROM clock_timestamp()),"
+	                    " isfinite($1::timestamptz) AND $1::timestamptz"
+	                    "  BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00'"
 	                  : "SELECT now()::text, to_char(now(), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	                    " extract(epoch FROM clock_timestamp())",
+	                    " extract(epoch FROM clock_timestamp()), true",
 	              st->opt.as_of ? 1 : 0, params, &res, err);
 	if (rc != RET_OK) {
 		if (st->opt.as_of && err && strncmp(err->sqlstate, "22", 2) == 0) {
@@ -158,6 +160,13 @@ fix_as_of(run_state *st, ret_error *err)
 			return err->code = RET_USAGE;
 		}
 		return rc;
+	}
+	/* infinity and the far past or future would give cutoffs with no meaning. */
+	if (PQgetvalue(res, 0, 3)[0] != 't') {
+		PQclear(res);
+		return ret_fail(err, RET_USAGE,
+		                "--as-of \"%s\" is not a finite time between 1900 and 9999",
+		                st->opt.as_of);
 	}
 	snprintf(st->as_of_raw, sizeof(st->as_of_raw), "%s", PQgetvalue(res, 0, 0));
 	snprintf(st->as_of, sizeof(st->as_of), "%s", PQgetvalue(res, 0, 1));
@@ -286,6 +295,12 @@ compute_cutoff(run_state *st, class_result *cr, ret_error *err)
 		         " to_char(c, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM (%s) AS y(c)",
 		         sql);
 		rc = db_query(st->conn, "cutoff", full, 3, params, &res, err);
+	}
+	if (rc != RET_OK && err && strncmp(err->sqlstate, "22", 2) == 0) {
+		/* Out of the server's range (e.g. "100000 years"): the policy is at fault. */
+		ret_prefix(err, "%s: class \"%s\": field \"retain\": \"%s\" gives no usable cutoff",
+		           st->pol->path, cr->cls->name, cr->cls->retain.text);
+		return err->code = RET_USAGE;
 	}
 	if (rc != RET_OK)
 		return rc;
@@ -502,12 +517,18 @@ engine_prepare(run_state *st, ret_error *err)
 		ret_error cerr;
 
 		ret_error_clear(&cerr);
+		/* In a dry run a savepoint keeps one class's error from ending the snapshot. */
+		if (st->opt.dry_run)
+			PQclear(PQexec(st->conn, "SAVEPOINT class_check"));
 		rc = prepare_class(st, cr, &cerr);
+		if (st->opt.dry_run && !db_lost(st->conn))
+			PQclear(PQexec(st->conn, rc == RET_OK ? "RELEASE SAVEPOINT class_check"
+			                                      : "ROLLBACK TO SAVEPOINT class_check"));
 		if (rc == RET_OK)
 			continue;
 		class_fail(cr, rc == RET_RUNTIME ? "failed" : "refused", &cerr);
-		if (rc == RET_RUNTIME && (db_lost(st->conn) || st->opt.dry_run)) {
-			/* A dry run's transaction is dead after an error; so is a lost connection. */
+		if (rc == RET_RUNTIME && db_lost(st->conn)) {
+			/* Nothing more can be asked of a lost connection. */
 			st->conn_lost = db_lost(st->conn);
 			*err = cerr;
 			return rc;
@@ -529,6 +550,8 @@ engine_prepare(run_state *st, ret_error *err)
 	for (int i = 0; i < st->n_classes; i++) {
 		if (st->classes[i].cls->action != ACTION_ARCHIVE)
 			continue;
+		if (st->opt.archive_dir == NULL && st->opt.dry_run)
+			continue; /* a dry run writes no segment; without the directory it lists no orphan */
 		if (st->opt.archive_dir == NULL)
 			return ret_fail(err, RET_USAGE, "class \"%s\" archives: --archive-dir is required",
 			                st->classes[i].cls->name);

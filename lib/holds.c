@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "strbuf.h"
 
 ret_code
 holds_check_ticket(const char *ticket, ret_error *err)
@@ -45,6 +46,12 @@ holds_check_text(const char *what, const char *text, size_t max, ret_error *err)
 		if (iscntrl((unsigned char)text[i]))
 			return ret_fail(err, RET_USAGE, "%s contains a control character at byte %zu", what,
 			                i + 1);
+	{
+		size_t bad = 0;
+
+		if (!text_utf8_valid(text, n, &bad))
+			return ret_fail(err, RET_USAGE, "%s is not valid UTF-8 (byte %zu)", what, bad + 1);
+	}
 	return RET_OK;
 }
 

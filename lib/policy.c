@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "sign.h"
+#include "strbuf.h"
 
 #define DEFAULT_MAX_FRACTION 0.5
 #define DEFAULT_LOCK_TIMEOUT_MS 2000
@@ -447,6 +448,16 @@ policy_parse(const char *text, size_t len, const char *origin, policy **out, ret
 	if (len > POLICY_FILE_MAX)
 		return ret_fail(err, RET_USAGE, "%s: policy is larger than %d bytes", origin,
 		                POLICY_FILE_MAX);
+
+	/* Text first: a reviewer's tools and the server must read the same characters. */
+	{
+		size_t bad = 0;
+
+		if (!text_utf8_valid(text, len, &bad)) {
+			rc = ret_fail(err, RET_USAGE, "%s: not valid UTF-8 (byte %zu)", origin, bad);
+			goto done;
+		}
+	}
 
 	/* Parse. cJSON bounds nesting depth itself. */
 	root = cJSON_ParseWithLength(text, len);

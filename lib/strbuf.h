@@ -20,4 +20,13 @@ char *strbuf_take(strbuf *sb);
 
 void strbuf_free(strbuf *sb);
 
+/*
+ * True when len bytes are well-formed UTF-8 (no overlong forms, surrogates or
+ * code points above U+10FFFF); otherwise *bad (when not NULL) is the offset
+ * of the first byte at fault. Policies and hold text must be UTF-8, because
+ * PostgreSQL and every JSON reader after us would otherwise read them
+ * differently.
+ */
+bool text_utf8_valid(const char *s, size_t len, size_t *bad);
+
 #endif
