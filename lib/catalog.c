@@ -8,6 +8,27 @@
 #include "db.h"
 
 ret_code
+catalog_same_tree(PGconn *conn, unsigned int a, unsigned int b, bool *related, ret_error *err)
+{
+	char sa[16], sb[16];
+	const char *params[2] = {sa, sb};
+	PGresult *res = NULL;
+	ret_code rc;
+
+	snprintf(sa, sizeof(sa), "%u", a);
+	snprintf(sb, sizeof(sb), "%u", b);
+	rc = db_query(conn, "partition tree lookup",
+	              "SELECT $2::oid IN (SELECT relid FROM pg_partition_tree($1::oid))"
+	              " OR $1::oid IN (SELECT relid FROM pg_partition_tree($2::oid))",
+	              2, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	*related = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return RET_OK;
+}
+
+ret_code
 catalog_check_timezone(PGconn *conn, const char *tz, const char *origin, ret_error *err)
 {
 	const char *params[1] = {tz};

@@ -58,6 +58,13 @@ typedef struct class_catalog {
 ret_code catalog_check_class(PGconn *conn, const policy *p, const policy_class *c,
                              class_catalog *cat, ret_error *err);
 
+/*
+ * Sets *related when one table is a partition (at any depth) of the other:
+ * two classes on one partition tree would give one row two rules.
+ */
+ret_code catalog_same_tree(PGconn *conn, unsigned int a, unsigned int b, bool *related,
+                           ret_error *err);
+
 /* RET_USAGE when the server does not know the time zone. */
 ret_code catalog_check_timezone(PGconn *conn, const char *tz, const char *origin,
                                 ret_error *err);

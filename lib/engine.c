@@ -539,6 +539,29 @@ engine_prepare(run_state *st, ret_error *err)
 			*err = cerr;
 		}
 	}
+	/* One rule per row: no class may govern a partition of another class's table. */
+	for (int i = 0; i < st->n_classes && worst != RET_USAGE; i++) {
+		for (int j = 0; j < i; j++) {
+			class_result *a = &st->classes[j], *b = &st->classes[i];
+			bool related = false;
+
+			if (a->cat.oid == 0 || b->cat.oid == 0)
+				continue;
+			rc = catalog_same_tree(st->conn, a->cat.oid, b->cat.oid, &related, err);
+			if (rc != RET_OK)
+				return rc;
+			if (related) {
+				ret_fail(err, RET_USAGE,
+				         "%s: class \"%s\": field \"table\": %s.%s and class \"%s\"'s %s.%s "
+				         "are one partition tree; one table takes one rule",
+				         st->pol->path, b->cls->name, b->cls->schema, b->cls->table,
+				         a->cls->name, a->cls->schema, a->cls->table);
+				class_fail(b, "refused", err);
+				worst = RET_USAGE;
+				break;
+			}
+		}
+	}
 	if (worst == RET_USAGE || worst == RET_GUARD)
 		return worst;
 
