@@ -977,6 +977,12 @@ record_evidence(run_state *st, ret_error *err)
 			                                &cr->removed_keys,
 			                                st->interrupted ? NULL : &cr->held_keys, &derr);
 		keydigest_capture_close(st->conn, cr->capture_table);
+		/*
+		 * After a real run, "held" is what holds keep at its end, so a hold
+		 * added mid-run shows in the class's count as in the per-hold counts.
+		 */
+		if (rc == RET_OK && !st->opt.dry_run && cr->held_keys.computed)
+			cr->held = cr->held_keys.rows;
 		if (rc == RET_OK)
 			continue;
 		ret_prefix(&derr, "key digest");
