@@ -192,22 +192,51 @@ open_ledger_row(run_state *st, ret_error *err)
 	PGresult *res = NULL;
 	ret_code rc;
 
+	/*
+	 * Every run since the last one with a report that never completed its own
+	 * (killed, or the database went away), however many there were in a row:
+	 * this report is the first that can name them, with what their committed
+	 * batches archived.
+	 */
 	params[0] = st->pol->name;
-	rc = db_query(st->conn, "unfinished runs",
-	              "UPDATE retention.runs SET status = 'abandoned'"
-	              " WHERE status = 'running' AND mode = 'execute' AND policy_name = $1"
-	              " RETURNING run_id::text",
-	              1, params, &res, err);
-	if (rc != RET_OK)
+	rc = db_exec(st->conn, "unfinished runs", "BEGIN", err);
+	if (rc == RET_OK)
+		rc = db_query(st->conn, "unfinished runs",
+		              "UPDATE retention.runs SET status = 'abandoned'"
+		              " WHERE status = 'running' AND mode = 'execute' AND policy_name = $1",
+		              1, params, NULL, err);
+	if (rc == RET_OK)
+		rc = db_query(st->conn, "unfinished runs",
+		              "SELECT r.run_id::text, r.sequence,"
+		              "  (SELECT count(*) FROM retention.archive_segments s"
+		              "   WHERE s.run_id = r.run_id),"
+		              "  (SELECT coalesce(sum(s.rows), 0) FROM retention.archive_segments s"
+		              "   WHERE s.run_id = r.run_id)"
+		              " FROM retention.runs r"
+		              " WHERE r.mode = 'execute' AND r.policy_name = $1"
+		              "   AND r.report_sha256 IS NULL AND r.sequence > coalesce("
+		              "     (SELECT max(sequence) FROM retention.runs WHERE mode = 'execute'"
+		              "      AND policy_name = $1 AND report_sha256 IS NOT NULL), 0)"
+		              " ORDER BY r.sequence",
+		              1, params, &res, err);
+	if (rc == RET_OK)
+		rc = db_exec(st->conn, "unfinished runs", "COMMIT", err);
+	if (rc != RET_OK) {
+		PQclear(res);
+		PQclear(PQexec(st->conn, "ROLLBACK"));
 		return rc;
+	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		if (!grow((void **)&st->unfinished_runs, &st->n_unfinished, &st->cap_unfinished,
 		          sizeof(char *)))
 			break;
 		st->unfinished_runs[st->n_unfinished] = strdup(PQgetvalue(res, i, 0));
 		if (st->unfinished_runs[st->n_unfinished]) {
-			add_warning(st, "run %s ended without completing its report (killed?)",
-			            PQgetvalue(res, i, 0));
+			add_warning(st,
+			            "run %s (sequence %s) ended without a report (killed, or its database "
+			            "went away); its committed batches archived %s rows in %s segments",
+			            PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 3),
+			            PQgetvalue(res, i, 2));
 			st->n_unfinished++;
 		}
 	}
