@@ -2,9 +2,11 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -28,6 +30,20 @@ cli_usage(const char *command, const char *fmt, ...)
 	snprintf(hint, sizeof(hint), "try \"retention %s --help\"", command);
 	log_error_detail(NULL, msg, hint, NULL);
 	return RET_EXIT_USAGE;
+}
+
+int
+cli_bad_option(const char *command, int c, char *const *argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+	/* A short option may sit inside a cluster ("-hx"): name the letter itself. */
+	if (optopt != 0 && strncmp(arg, "--", 2) != 0)
+		return cli_usage(command, c == ':' ? "option -%c needs a value" : "unknown option -%c",
+		                 optopt);
+	/* Never the text after '=': a mistyped --db=... may carry a password. */
+	return cli_usage(command, c == ':' ? "option %.*s needs a value" : "unknown option %.*s",
+	                 (int)strcspn(arg, "="), arg);
 }
 
 bool

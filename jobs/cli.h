@@ -20,6 +20,14 @@ int cli_fail(const ret_error *err);
 /* Logs a usage error about the command and returns exit status 2. */
 int cli_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The usage error for what getopt_long returned (':' for a missing value,
+ * '?' for an unknown option), naming the option; argv is the vector getopt
+ * read. getopt's own messages are off (main sets opterr = 0) so that this
+ * line, like every other, goes through the logger.
+ */
+int cli_bad_option(const char *command, int c, char *const *argv);
+
 /* Parses a whole decimal integer in [lo, hi]; false otherwise. */
 bool cli_parse_long(const char *s, long lo, long hi, long *out);
 

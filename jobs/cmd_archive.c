@@ -177,7 +177,7 @@ cmd_archive(int argc, char **argv)
 	}
 	action = argv[1];
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			conninfo = optarg;
@@ -210,7 +210,7 @@ cmd_archive(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			return cli_usage("archive", "unknown option");
+			return cli_bad_option("archive", c, argv + 1);
 		}
 	}
 

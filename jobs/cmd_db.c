@@ -36,7 +36,7 @@ cmd_db(int argc, char **argv)
 	if (strcmp(argv[1], "migrate") != 0)
 		return cli_usage("db", "unknown action \"%s\"", argv[1]);
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
 		if (c == 'd')
 			conninfo = optarg;
 		else if (c == 'h') {

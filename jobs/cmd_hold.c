@@ -94,7 +94,7 @@ cmd_hold(int argc, char **argv)
 	}
 	action = argv[1];
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			ticket = optarg;
@@ -127,7 +127,7 @@ cmd_hold(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			return cli_usage("hold", "unknown option");
+			return cli_bad_option("hold", c, argv + 1);
 		}
 	}
 	if (optind < argc - 1)

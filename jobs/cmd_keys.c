@@ -29,7 +29,7 @@ cmd_keygen(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		if (c == 'o')
 			out = optarg;
 		else if (c == 'u')
@@ -38,7 +38,7 @@ cmd_keygen(int argc, char **argv)
 			keygen_help();
 			return 0;
 		} else
-			return cli_usage("keygen", "unknown option");
+			return cli_bad_option("keygen", c, argv);
 	}
 	if (out == NULL)
 		return cli_usage("keygen", "--out is required");

@@ -74,7 +74,7 @@ cmd_report(int argc, char **argv)
 	if (ring == NULL)
 		return RET_EXIT_RUNTIME;
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (strcmp(optarg, "text") == 0)
@@ -96,7 +96,7 @@ cmd_report(int argc, char **argv)
 			signing_keyring_free(ring);
 			return 0;
 		default:
-			exit_code = cli_usage("report", "unknown option");
+			exit_code = cli_bad_option("report", c, argv + 1);
 		}
 		if (exit_code != RET_EXIT_OK)
 			goto done;

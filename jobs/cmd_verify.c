@@ -231,7 +231,7 @@ cmd_verify(int argc, char **argv)
 	int c, exit_code;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			if (nkeys == MAX_KEYS)
@@ -254,7 +254,7 @@ cmd_verify(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			return cli_usage("verify", "unknown option");
+			return cli_bad_option("verify", c, argv);
 		}
 	}
 

@@ -1,4 +1,5 @@
 /* The retention executable: picks the subcommand and hands over its arguments. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,7 @@ main(int argc, char **argv)
 	const char *cmd;
 
 	log_init();
+	opterr = 0; /* option errors are logged by the commands, like every other line */
 	if (argc < 2) {
 		help();
 		return 2;
@@ -65,6 +67,11 @@ main(int argc, char **argv)
 		return cmd_archive(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
-	fprintf(stderr, "retention: unknown command \"%s\"; try \"retention --help\"\n", cmd);
-	return 2;
+	{
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "unknown command \"%.200s\"", cmd);
+		log_error_detail(NULL, msg, "try \"retention --help\"", NULL);
+	}
+	return RET_EXIT_USAGE;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 static const char *const session_setup =
 	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601';"
 	"SET search_path = pg_catalog; SET application_name = 'retention';"
@@ -46,6 +48,18 @@ db_fail(PGconn *conn, const PGresult *res, const char *label, ret_error *err)
 	return RET_RUNTIME;
 }
 
+/* Server notices go through the logger (JSON, run ID), not libpq's bare stderr line. */
+static void
+notice_to_log(void *arg, const PGresult *res)
+{
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	(void)arg;
+	log_msg(severity && strcmp(severity, "WARNING") == 0 ? LOG_WARNING : LOG_INFO, NULL,
+	        "server says: %s", primary ? primary : "(no message)");
+}
+
 ret_code
 db_connect(const char *conninfo, PGconn **out, ret_error *err)
 {
@@ -62,6 +76,7 @@ db_connect(const char *conninfo, PGconn **out, ret_error *err)
 		PQfinish(conn);
 		return RET_RUNTIME;
 	}
+	PQsetNoticeReceiver(conn, notice_to_log, NULL);
 	rc = db_exec(conn, "session setup", session_setup, err);
 	if (rc != RET_OK) {
 		PQfinish(conn);

@@ -94,8 +94,12 @@ engine_init(run_state *st, const policy *p, PGconn *conn, const run_options *opt
 	st->pol = p;
 	st->conn = conn;
 	st->opt = *opt;
-	uuid_generate_random(u);
-	uuid_unparse_lower(u, st->run_id);
+	if (opt->run_id && strlen(opt->run_id) == sizeof(st->run_id) - 1) {
+		memcpy(st->run_id, opt->run_id, sizeof(st->run_id));
+	} else {
+		uuid_generate_random(u);
+		uuid_unparse_lower(u, st->run_id);
+	}
 	st->classes = calloc((size_t)p->n_classes, sizeof(class_result));
 	st->n_classes = st->classes ? p->n_classes : 0;
 	for (int i = 0; i < st->n_classes; i++) {

@@ -79,6 +79,7 @@ typedef struct orphan_record {
 } orphan_record;
 
 typedef struct run_options {
+	const char *run_id;            /* a UUID already in the logs; NULL: engine_init makes one */
 	const char *archive_dir;       /* required when the policy has archive classes */
 	bool dry_run;
 	const char *as_of;             /* dry runs only; NULL means the server's now() */
@@ -119,7 +120,7 @@ typedef struct run_state {
 	char outcome_message[1024];
 } run_state;
 
-/* Sets up st for policy p on conn (both borrowed) with a fresh run ID. */
+/* Sets up st for policy p on conn (both borrowed) with opt->run_id or a fresh run ID. */
 void engine_init(run_state *st, const policy *p, PGconn *conn, const run_options *opt);
 
 /*

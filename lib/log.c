@@ -104,12 +104,22 @@ emit(log_level level, const char *class_name, const char *message, cJSON *obj, c
 		}
 		cJSON_Delete(line);
 	} else {
-		fprintf(stderr, "%s %s%s%.8s%s %s%s%s%s%s\n", when, log_dry ? "[DRY-RUN] " : "",
-		        log_run_id[0] ? "[" : "", log_run_id, log_run_id[0] ? "]" : "",
+		char prefix[80];
+		const char *line = tail;
+
+		/* The detail lines repeat the prefix, so grepping for a run finds all of them. */
+		snprintf(prefix, sizeof(prefix), "%s %s%s%.8s%s", when, log_dry ? "[DRY-RUN] " : "",
+		         log_run_id[0] ? "[" : "", log_run_id, log_run_id[0] ? "]" : "");
+		fprintf(stderr, "%s %s%s%s%s%s\n", prefix,
 		        level == LOG_INFO ? "" : level_name(level), level == LOG_INFO ? "" : ": ",
 		        class_name ? class_name : "", class_name ? ": " : "", message);
-		if (tail && tail[0])
-			fprintf(stderr, "%s", tail);
+		while (line && line[0]) {
+			const char *nl = strchr(line, '\n');
+			int n = nl ? (int)(nl - line) : (int)strlen(line);
+
+			fprintf(stderr, "%s %.*s\n", prefix, n, line);
+			line = nl ? nl + 1 : NULL;
+		}
 	}
 	cJSON_Delete(obj);
 	fflush(stderr);
