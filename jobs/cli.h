@@ -13,6 +13,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* Logs err (message, hint, SQLSTATE) and returns its documented exit status. */
 int cli_fail(const ret_error *err);

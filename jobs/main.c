@@ -67,6 +67,8 @@ main(int argc, char **argv)
 		return cmd_archive(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "policy") == 0)
+		return cmd_policy(argc - 1, argv + 1);
 	{
 		char msg[300];
 

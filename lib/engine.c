@@ -1152,6 +1152,7 @@ engine_status(const run_state *st)
 		return "refused";
 	case RET_LOCKED:
 		return "locked";
+	case RET_DRIFT: /* `policy check` only; a run never ends with it */
 	case RET_RUNTIME:
 		break;
 	}

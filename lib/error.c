@@ -16,6 +16,8 @@ ret_exit_status(ret_code code)
 		return RET_EXIT_GUARD;
 	case RET_LOCKED:
 		return RET_EXIT_LOCKED;
+	case RET_DRIFT:
+		return RET_EXIT_DRIFT;
 	case RET_RUNTIME:
 		break;
 	}
@@ -34,6 +36,8 @@ ret_code_name(ret_code code)
 		return "guard-refused";
 	case RET_LOCKED:
 		return "locked";
+	case RET_DRIFT:
+		return "drift";
 	case RET_RUNTIME:
 		break;
 	}

@@ -14,6 +14,7 @@ typedef enum ret_code {
 	RET_USAGE,       /* bad option, bad policy, unknown table; nothing done; exit 2 */
 	RET_GUARD,       /* a safety guard refused the run; nothing done; exit 3 */
 	RET_LOCKED,      /* another run holds the advisory lock; exit 75 */
+	RET_DRIFT,       /* policy check: the database has tables the policy does not govern; exit 4 */
 } ret_code;
 
 typedef struct ret_error {
@@ -50,6 +51,7 @@ void ret_prefix(ret_error *err, const char *fmt, ...) __attribute__((format(prin
 #define RET_EXIT_RUNTIME 1
 #define RET_EXIT_USAGE 2
 #define RET_EXIT_GUARD 3
+#define RET_EXIT_DRIFT 4
 #define RET_EXIT_LOCKED 75
 
 #endif
