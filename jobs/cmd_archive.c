@@ -35,7 +35,8 @@ help(void)
 	       "         Restored rows are old: put a hold on them, or the next run removes\n"
 	       "         them again.\n"
 	       "find     streams the class's segments and lists each row whose COLUMN equals\n"
-	       "         VALUE as text, as SEGMENT:ROW: CSV (or JSON lines with --json).\n\n"
+	       "         VALUE as text, as SEGMENT:ROW: CSV (or JSON lines with --json).\n"
+	       "--help   this text\n\n"
 	       "Exit status: 0 success, 1 failure or a damaged archive, 2 usage error,\n"
 	       "3 restore refused (segment not as recorded, or duplicate rows).\n");
 }

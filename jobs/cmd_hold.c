@@ -29,7 +29,13 @@ help(void)
 	       "  --by WHO           who asks (default: the database user)\n"
 	       "  --policy FILE      check that COLUMN is a hold key of the class (or of some class)\n"
 	       "  --json             list as JSON\n"
-	       "  --all              list released holds too\n");
+	       "  --all              list released holds too\n"
+	       "  --db CONNINFO      connection string; default: libpq's environment\n"
+	       "  --help             this text\n\n"
+	       "Exit status: 0 done; 1 runtime failure (database unreachable, permission\n"
+	       "denied: adding and releasing holds needs retention_hold_admin); 2 usage error,\n"
+	       "a malformed ticket or match, a column that is no hold key (--policy), the same\n"
+	       "hold already open, or a release of a ticket with no open hold.\n");
 }
 
 static void

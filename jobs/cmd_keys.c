@@ -13,7 +13,12 @@ keygen_help(void)
 {
 	printf("Usage: retention keygen --out KEY.pem [--public-out PUB.pem]\n\n"
 	       "Writes a new Ed25519 private key to KEY.pem (mode 0600, never overwriting) and\n"
-	       "its public key to PUB.pem (default: KEY.pem with .pem replaced by .pub.pem).\n");
+	       "its public key to PUB.pem (default: KEY.pem with .pem replaced by .pub.pem).\n\n"
+	       "  --out KEY.pem         the private key to write\n"
+	       "  --public-out PUB.pem  the public key to write\n"
+	       "  --help                this text\n\n"
+	       "Exit status: 0 written; 1 runtime failure; 2 usage error, or a key file that\n"
+	       "exists already or cannot be created.\n");
 }
 
 int

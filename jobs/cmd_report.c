@@ -21,7 +21,8 @@ help(void)
 	       "rows purged, archived, held and undated, the key digests, the holds open and\n"
 	       "released, the archive segments, the guards, and the signature's status, checked\n"
 	       "now with the --public-key keys (without one it says \"not checked\"). The HTML is\n"
-	       "one self-contained page that prints on A4. Default format: text, to stdout.\n\n"
+	       "one self-contained page that prints on A4. Default format: text, to stdout.\n"
+	       "--help prints this text.\n\n"
 	       "Exit status: 0 rendered with a valid signature (or none checked), 1 rendered but\n"
 	       "the signature is missing, unknown or invalid, 2 usage error.\n");
 }

@@ -39,7 +39,8 @@ help(void)
 	       "                     (\"\" for libpq's environment); a report the ledger records that\n"
 	       "                     is missing, or the reverse, is a break\n"
 	       "  --compare DRY REAL the key digests of a dry run and the real run after it, class\n"
-	       "                     by class: match, or by how many rows they differ\n\n"
+	       "                     by class: match, or by how many rows they differ\n"
+	       "  --help             this text\n\n"
 	       "Exit status: 0 when everything holds, 1 on any failure or break, 2 usage error.\n");
 }
 

@@ -1,10 +1,15 @@
 /* The retention executable: picks the subcommand and hands over its arguments. */
+#include <cjson/cJSON.h>
 #include <getopt.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "cli.h"
 #include "log.h"
+#include "migrate.h"
 #include "version.h"
 
 static void
@@ -15,21 +20,55 @@ help(void)
 	       "Usage:\n"
 	       "  retention run --policy FILE --report-dir DIR [--archive-dir DIR]\n"
 	       "                [--signing-key KEY.pem] [--dry-run] [--as-of TIME] [--db CONNINFO]\n"
+	       "                [--metrics-file PATH] [--progress-interval SEC]\n"
+	       "                [--max-clock-skew SEC]\n"
+	       "  retention policy check --policy FILE [--db [CONNINFO]] [--json]\n"
 	       "  retention hold add --ticket ID --match COLUMN=VALUE [--class NAME] --reason TEXT\n"
 	       "  retention hold release --ticket ID --reason TEXT\n"
 	       "  retention hold list [--json] [--all]\n"
 	       "  retention db migrate [--db CONNINFO]\n"
+	       "  retention db grants --policy FILE [--apply] [--db CONNINFO]\n"
 	       "  retention keygen --out KEY.pem\n"
 	       "  retention verify --public-key PUB.pem REPORT.json...\n"
 	       "  retention verify --chain DIR --public-key PUB.pem [--db CONNINFO]\n"
 	       "  retention verify --compare DRY.json REAL.json\n"
 	       "  retention archive verify|restore|find ...\n"
-	       "  retention report render REPORT.json --format text|html\n\n"
+	       "  retention report render REPORT.json --format text|html\n"
+	       "  retention --version\n\n"
 	       "Every command takes --help. The connection comes from --db or from libpq's\n"
-	       "environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSFILE, PGSERVICE, ...).\n\n"
+	       "environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSFILE, PGSERVICE, ...).\n"
+	       "Logs go to stderr: JSON lines, or text on a terminal (RETENTION_LOG_FORMAT=json\n"
+	       "or text decides).\n\n"
 	       "Exit status: 0 success, 1 runtime failure (the report says what was done),\n"
 	       "2 usage or policy error (nothing done), 3 a guard refused the run (nothing done),\n"
-	       "75 another run holds the lock (try later).\n");
+	       "4 drift (policy check only), 75 another run holds the lock (try later).\n"
+	       "Each command's --help says which of these it uses.\n");
+}
+
+/* Version and what the binary was built from and with, for bug reports and audits. */
+static void
+version(void)
+{
+	int pq = PQlibVersion();
+
+	printf("retention %s (%s, %s build)\n", RETENTION_VERSION, RETENTION_GIT,
+	       RETENTION_BUILD_TYPE);
+#if defined(__clang__)
+	printf("compiler: clang %s\n", __clang_version__);
+#elif defined(__GNUC__)
+	printf("compiler: gcc %s\n", __VERSION__);
+#else
+	printf("compiler: unknown\n");
+#endif
+	printf("libraries: libpq %d.%d, %s, zlib %s, cJSON %s\n", pq / 10000, pq % 10000,
+	       OpenSSL_version(OPENSSL_VERSION), zlibVersion(), cJSON_Version());
+	printf("schema migrations built in: %d (latest %s)\n", retention_migration_count,
+	       retention_migrations[retention_migration_count - 1].name);
+#ifdef RETENTION_FAULTS
+	printf("fault injection points: compiled in (RETENTION_FAULT; test builds only)\n");
+#else
+	printf("fault injection points: not compiled in\n");
+#endif
 }
 
 int
@@ -49,8 +88,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		printf("retention %s (%s, %s build)\n", RETENTION_VERSION, RETENTION_GIT,
-		       RETENTION_BUILD_TYPE);
+		version();
 		return 0;
 	}
 	if (strcmp(cmd, "run") == 0)
