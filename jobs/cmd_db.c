@@ -114,7 +114,7 @@ do_grants(const char *policy_path, bool apply, const char *conninfo)
 
 	if (policy_load(policy_path, &p, &err) != RET_OK)
 		return cli_fail(&err);
-	if (db_connect(conninfo, &conn, &err) != RET_OK ||
+	if (db_connect(conninfo, &conn, &err) != RET_OK || migrate_check(conn, &err) != RET_OK ||
 	    grants_script(conn, p, !apply, &script, &err) != RET_OK) {
 		exit_code = cli_fail(&err);
 		goto done;

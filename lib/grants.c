@@ -144,6 +144,39 @@ class_grants(PGconn *conn, const policy_class *c, const class_catalog *cat, strb
 	return rc;
 }
 
+/*
+ * CONNECT for every role and TEMPORARY for the job, but only those missing:
+ * PUBLIC has both by default, and a table owner who does not own the
+ * database could not grant them (and --apply would refuse the lot).
+ */
+static ret_code
+database_grants(PGconn *conn, const char *qdb, strbuf *sb, ret_error *err)
+{
+	PGresult *res = NULL;
+	ret_code rc;
+
+	rc = db_query(conn, "database privileges",
+	              "SELECT x.role, x.priv FROM (VALUES"
+	              " (1, '" GRANTS_JOB_ROLE "', 'CONNECT'), (2, '" GRANTS_JOB_ROLE "', 'TEMPORARY'),"
+	              " (3, '" GRANTS_AUDITOR_ROLE "', 'CONNECT'),"
+	              " (4, '" GRANTS_HOLD_ADMIN_ROLE "', 'CONNECT')) AS x(n, role, priv)"
+	              " WHERE NOT has_database_privilege(x.role, current_database(), x.priv)"
+	              " ORDER BY x.n",
+	              0, NULL, &res, err);
+	if (rc != RET_OK) {
+		ret_hint(err, "the roles come from `retention db migrate`");
+		return rc;
+	}
+	if (PQntuples(res) == 0)
+		strbuf_append(sb, "-- CONNECT and TEMPORARY on the database: the roles have them "
+		                  "already\n");
+	for (int i = 0; i < PQntuples(res); i++)
+		strbuf_appendf(sb, "GRANT %s ON DATABASE %s TO %s;\n", PQgetvalue(res, i, 1), qdb,
+		               PQgetvalue(res, i, 0));
+	PQclear(res);
+	return RET_OK;
+}
+
 ret_code
 grants_script(PGconn *conn, const policy *p, bool transaction, char **out,
               ret_error *err)
@@ -193,11 +226,11 @@ grants_script(PGconn *conn, const policy *p, bool transaction, char **out,
 	               "-- psql -v ON_ERROR_STOP=1 or with --apply. The roles and their grants on\n"
 	               "-- the schema retention come from `retention db migrate`. Run again after\n"
 	               "-- adding a class or a partition.\n"
-	               "%s"
-	               "GRANT CONNECT, TEMPORARY ON DATABASE %s TO " GRANTS_JOB_ROLE ";\n"
-	               "GRANT CONNECT ON DATABASE %s TO " GRANTS_AUDITOR_ROLE
-	               ", " GRANTS_HOLD_ADMIN_ROLE ";\n",
-	               name, p->version, p->sha256, transaction ? "BEGIN;\n" : "", qdb, qdb);
+	               "%s",
+	               name, p->version, p->sha256, transaction ? "BEGIN;\n" : "");
+	rc = database_grants(conn, qdb, &head, err);
+	if (rc != RET_OK)
+		goto done;
 	for (int i = 0; i < schemas.n; i++)
 		strbuf_appendf(&head,
 		               "GRANT USAGE ON SCHEMA %s TO " GRANTS_JOB_ROLE ", " GRANTS_AUDITOR_ROLE

@@ -9,7 +9,8 @@
  *                      foreign keys pin rows (the DELETE tests them); USAGE
  *                      on their schemas; CONNECT and TEMPORARY on the
  *                      database (the removed keys are recorded in a
- *                      temporary table for the report's digests)
+ *                      temporary table for the report's digests), when
+ *                      PUBLIC does not give them already
  *   retention_auditor  SELECT on the same tables through their parents,
  *                      USAGE on their schemas, CONNECT
  *   retention_hold_admin  CONNECT only: it never reads the data

@@ -19,6 +19,7 @@ drop_login_roles() {
   psql -X -q -d postgres -c "DROP ROLE IF EXISTS $JOB, $AUDITOR, $HOLDER" >/dev/null 2>&1
 }
 drop_login_roles
+trap 'drop_login_roles; cleanup_work' EXIT
 sql <<SQL
 CREATE ROLE $JOB LOGIN IN ROLE retention_job;
 CREATE ROLE $AUDITOR LOGIN IN ROLE retention_auditor;
@@ -69,9 +70,17 @@ as() {
   fi
 }
 
-# The owner grants the policy's tables.
+# The owner grants the policy's tables, on a database where PUBLIC may not
+# connect nor create temporary tables (the job needs one for its digests).
+q "REVOKE CONNECT, TEMPORARY ON DATABASE $TEST_DB FROM PUBLIC" >/dev/null
 retention db grants --policy "$WORK/policy.json" >"$WORK/grants.sql" 2>"$WORK/run.log"
 assert_eq "grants are printed" 0 "$?"
+assert_eq "database privileges, only those missing" \
+  "GRANT CONNECT ON DATABASE \"$TEST_DB\" TO retention_job;
+GRANT TEMPORARY ON DATABASE \"$TEST_DB\" TO retention_job;
+GRANT CONNECT ON DATABASE \"$TEST_DB\" TO retention_auditor;
+GRANT CONNECT ON DATABASE \"$TEST_DB\" TO retention_hold_admin;" \
+  "$(grep 'ON DATABASE' "$WORK/grants.sql")"
 assert_eq "job: the table and each partition; auditor: the parent" \
   'GRANT SELECT, DELETE ON TABLE "app"."events" TO retention_job;
 GRANT SELECT ON TABLE "app"."events" TO retention_auditor;
