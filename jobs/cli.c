@@ -41,6 +41,10 @@ cli_bad_option(const char *command, int c, char *const *argv)
 	if (optopt != 0 && strncmp(arg, "--", 2) != 0)
 		return cli_usage(command, c == ':' ? "option -%c needs a value" : "unknown option -%c",
 		                 optopt);
+	/* A known long option given a value it does not take ("--dry-run=yes"). */
+	if (c == '?' && optopt != 0 && strchr(arg, '=') != NULL)
+		return cli_usage(command, "option %.*s takes no value", (int)strcspn(arg, "="), arg);
+
 	/* Never the text after '=': a mistyped --db=... may carry a password. */
 	return cli_usage(command, c == ':' ? "option %.*s needs a value" : "unknown option %.*s",
 	                 (int)strcspn(arg, "="), arg);

@@ -49,6 +49,12 @@ PY
 run_job --policy "$WORK/policy.json" --no-such-option
 assert_eq "unknown option exits 2" 2 "$rc"
 assert_eq "unknown option line" "1 lines, one run ID" "$(lines_check "$WORK/run.log")"
+run_job --policy "$WORK/policy.json" --dry-run=yes
+assert_eq "a value for a flag exits 2" 2 "$rc"
+assert_eq "... and says so" 1 \
+  "$(grep -c '"message":"option --dry-run takes no value"' "$WORK/run.log")"
+run_job --policy "$WORK/policy.json" "--dbx=password=secret"
+assert_eq "an unknown option's value is never logged" 0 "$(grep -c secret "$WORK/run.log")"
 run_job --policy
 assert_eq "missing value exits 2" 2 "$rc"
 assert_eq "missing value line" "1 lines, one run ID" "$(lines_check "$WORK/run.log")"
