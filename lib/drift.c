@@ -78,7 +78,7 @@ relation_exists(PGconn *conn, const char *schema, const char *table, bool *exist
 /* One class: vanished, invalid, refused by a guard, or in order. */
 static ret_code
 check_class(PGconn *conn, const policy *p, const policy_class *c, drift_result *r,
-            ret_error *err)
+            unsigned int *oid, ret_error *err)
 {
 	char object[2 * POLICY_NAME_MAX + 2];
 	class_catalog *cat = NULL;
@@ -101,6 +101,7 @@ check_class(PGconn *conn, const policy *p, const policy_class *c, drift_result *
 		return ret_fail(err, RET_RUNTIME, "out of memory");
 	ret_error_clear(&cerr);
 	rc = catalog_check_class(conn, p, c, cat, &cerr);
+	*oid = cat->oid;
 	if (rc == RET_USAGE)
 		rc = add_finding(r, DRIFT_INVALID, c->name, object, err, "%s", cerr.message);
 	else if (rc != RET_OK)
@@ -108,9 +109,37 @@ check_class(PGconn *conn, const policy *p, const policy_class *c, drift_result *
 	else if (cat->guard[0])
 		rc = add_finding(r, DRIFT_GUARD, c->name, object, err, "class \"%s\": guard %s: %s",
 		                 c->name, cat->guard_name, cat->guard);
-	else
-		r->classes_ok++;
 	free(cat);
+	return rc;
+}
+
+/* Two classes on one partition tree give one row two rules: a run refuses that too. */
+static ret_code
+check_trees(PGconn *conn, const policy *p, const unsigned int *oids, drift_result *r,
+            ret_error *err)
+{
+	ret_code rc = RET_OK;
+
+	for (int i = 1; i < p->n_classes && rc == RET_OK; i++) {
+		for (int j = 0; j < i && rc == RET_OK; j++) {
+			const policy_class *a = &p->classes[j], *b = &p->classes[i];
+			char object[2 * POLICY_NAME_MAX + 2];
+			bool related = false;
+
+			if (oids[i] == 0 || oids[j] == 0)
+				continue;
+			rc = catalog_same_tree(conn, oids[j], oids[i], &related, err);
+			if (rc != RET_OK || !related)
+				continue;
+			snprintf(object, sizeof(object), "%s.%s", b->schema, b->table);
+			rc = add_finding(r, DRIFT_INVALID, b->name, object, err,
+			                 "%s: class \"%s\": field \"table\": %s.%s and class \"%s\"'s "
+			                 "%s.%s are one partition tree; one table takes one rule",
+			                 p->path, b->name, b->schema, b->table, a->name, a->schema,
+			                 a->table);
+			break;
+		}
+	}
 	return rc;
 }
 
@@ -193,6 +222,7 @@ done:
 ret_code
 drift_check(PGconn *conn, const policy *p, drift_result *out, ret_error *err)
 {
+	unsigned int *oids = NULL;
 	ret_error tzerr;
 	ret_code rc;
 
@@ -208,11 +238,25 @@ drift_check(PGconn *conn, const policy *p, drift_result *out, ret_error *err)
 	if (rc != RET_OK)
 		return rc;
 
-	/* Every class, whatever the others found. */
+	/* Every class, whatever the others found; then the classes against each other. */
+	oids = calloc((size_t)p->n_classes, sizeof(*oids));
+	if (oids == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	for (int i = 0; i < p->n_classes && rc == RET_OK; i++)
+		rc = check_class(conn, p, &p->classes[i], out, &oids[i], err);
+	if (rc == RET_OK)
+		rc = check_trees(conn, p, oids, out, err);
+	free(oids);
+	if (rc != RET_OK)
+		return rc;
+
+	/* A class is in order when no finding names it. */
 	for (int i = 0; i < p->n_classes; i++) {
-		rc = check_class(conn, p, &p->classes[i], out, err);
-		if (rc != RET_OK)
-			return rc;
+		bool named = false;
+
+		for (int k = 0; k < out->n_findings && !named; k++)
+			named = strcmp(out->findings[k].class_name, p->classes[i].name) == 0;
+		out->classes_ok += !named;
 	}
 	return check_governed(conn, p, out, err);
 }

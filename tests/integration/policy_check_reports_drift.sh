@@ -102,6 +102,14 @@ uncovered: table app.signups in governed schema app is named by no class" "$(fin
 assert_eq "summary counts the classes in order" 1 \
   "$(echo "$out" | grep -c ': 1 of 3 classes in order, 4 tables in governed schemas$')"
 
+# Two classes on one partition tree: a run refuses, and so does the check.
+sed 's/"table": "app.aggregates"/"table": "app.events_2024"/' "$WORK/policy.json" >"$WORK/tree.json"
+check --policy "$WORK/tree.json" --db "$DB"
+assert_eq "two classes on one partition tree exit 2" 2 "$rc"
+assert_eq "... named like the run names it" \
+  "invalid: $WORK/tree.json: class \"events\": field \"table\": app.events and class \"aggregates\"'s app.events_2024 are one partition tree; one table takes one rule" \
+  "$(findings | grep 'partition tree')"
+
 # The same as JSON, for a pipeline.
 check --policy "$WORK/policy.json" --db "$DB" --json
 assert_eq "JSON: same exit status" 2 "$rc"
