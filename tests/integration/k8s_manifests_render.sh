@@ -492,9 +492,13 @@ check("alerts.yaml: a PrometheusRule monitoring.coreos.com/v1, labelled",
 alert = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
 norm = lambda e: re.sub(r"\s+", " ", e).strip()
 for name, expr, sev in (
-        ("RetentionNoRecentSuccess", "time() - max(retention_last_success_timestamp_seconds) > 26 * 3600", "critical"),
-        ("RetentionRunFailed", "max(retention_run_exit_status) != 0", "warning"),
-        ("RetentionMetricsMissing", "absent(retention_last_success_timestamp_seconds)", "warning"),
+        ("RetentionNoRecentSuccess",
+         "time() - max by (policy) (retention_last_success_timestamp_seconds{mode=\"execute\"}) > 26 * 3600",
+         "critical"),
+        ("RetentionRunFailed", "max by (policy) (retention_run_exit_status{mode=\"execute\"}) != 0",
+         "warning"),
+        ("RetentionMetricsMissing", "absent(retention_last_success_timestamp_seconds{mode=\"execute\"})",
+         "warning"),
         ("RetentionCronJobNoRecentSuccess",
          'time() - max(kube_cronjob_status_last_successful_time{namespace="retention", cronjob="retention"}) > 26 * 3600',
          "critical")):
