@@ -106,7 +106,11 @@ check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_cat
 
 	snprintf(oidbuf, sizeof(oidbuf), "%u", cat->oid);
 
-	/* Keys from other tables; inherited copies on partitions are skipped. */
+	/*
+	 * Keys from other tables; inherited copies on partitions are skipped.
+	 * pg_partition_tree() is empty for a table outside any partition tree,
+	 * so the table itself is always added.
+	 */
 	rc = db_query(conn, "foreign key lookup",
 	              "SELECT con.conname, cn.nspname, cc.relname, con.confdeltype,"
 	              "  array_to_string(ARRAY(SELECT a.attname FROM unnest(con.conkey)"
@@ -119,7 +123,8 @@ check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_cat
 	              " JOIN pg_class cc ON cc.oid = con.conrelid"
 	              " JOIN pg_namespace cn ON cn.oid = cc.relnamespace"
 	              " WHERE con.contype = 'f' AND con.conparentid = 0"
-	              "   AND con.confrelid IN (SELECT relid FROM pg_partition_tree($1::oid))"
+	              "   AND con.confrelid IN (SELECT $1::oid"
+	              "                         UNION SELECT relid FROM pg_partition_tree($1::oid))"
 	              " ORDER BY con.conname",
 	              1, params, &res, err);
 	if (rc != RET_OK)
@@ -192,7 +197,8 @@ check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_cat
 	/* User triggers that fire on DELETE, on the table or any partition. */
 	rc = db_query(conn, "trigger lookup",
 	              "SELECT DISTINCT t.tgname FROM pg_trigger t"
-	              " WHERE t.tgrelid IN (SELECT relid FROM pg_partition_tree($1::oid))"
+	              " WHERE t.tgrelid IN (SELECT $1::oid"
+	              "                     UNION SELECT relid FROM pg_partition_tree($1::oid))"
 	              "   AND NOT t.tgisinternal AND (t.tgtype & 8) <> 0 ORDER BY 1",
 	              1, params, &res, err);
 	if (rc != RET_OK)
