@@ -8,10 +8,15 @@
 
 #include "log.h"
 
+/*
+ * JIT is off for the job's sessions: the counting scan's CASE of hold
+ * subqueries looks expensive to the planner, which then spent 2.4 s compiling
+ * a query that runs in 0.3 s (500k rows); the batches gain nothing from it.
+ */
 static const char *const session_setup =
 	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601';"
 	"SET search_path = pg_catalog; SET application_name = 'retention';"
-	"SET client_min_messages = warning;"
+	"SET client_min_messages = warning; SET jit = off;"
 	"SET idle_in_transaction_session_timeout = '10min'";
 
 ret_code
