@@ -21,6 +21,7 @@
 #include "keydigest.h"
 #include "log.h"
 #include "migrate.h"
+#include "strbuf.h"
 
 /* Advisory lock key: one execute run per database at a time. */
 #define RUN_LOCK_SQL "SELECT pg_try_advisory_lock(7400100)"
@@ -371,10 +372,14 @@ count_class(run_state *st, class_result *cr, ret_error *err)
 		leaf_stats *l = &cr->leaves[cr->n_leaves++];
 
 		snprintf(l->qname, sizeof(l->qname), "%s", PQgetvalue(res, i, 0));
-		cr->total += db_int64(res, i, 1);
-		cr->undated += db_int64(res, i, 2);
-		cr->held += db_int64(res, i, 3);
-		cr->pinned += db_int64(res, i, 4);
+		l->total = db_int64(res, i, 1);
+		l->undated = db_int64(res, i, 2);
+		l->held = db_int64(res, i, 3);
+		l->pinned = db_int64(res, i, 4);
+		cr->total += l->total;
+		cr->undated += l->undated;
+		cr->held += l->held;
+		cr->pinned += l->pinned;
 		l->eligible = db_int64(res, i, 5);
 		cr->eligible += l->eligible;
 		l->lo_block = db_int64(res, i, 6);
@@ -701,7 +706,7 @@ stream_copy(PGconn *conn, archive_segment *seg, ret_error *err)
 
 /* What the segment's manifest says about where its rows came from. */
 static ret_code
-describe_segment(run_state *st, class_result *cr, const leaf_stats *leaf, archive_segment *seg,
+describe_segment(run_state *st, class_result *cr, const char *relation, archive_segment *seg,
                  int64_t rows, ret_error *err)
 {
 	char table[2 * POLICY_NAME_MAX + 2];
@@ -711,7 +716,7 @@ describe_segment(run_state *st, class_result *cr, const leaf_stats *leaf, archiv
 	info.run_id = st->run_id;
 	info.class_name = cr->cls->name;
 	info.table = table;
-	info.relation = leaf->qname;
+	info.relation = relation;
 	info.key = cr->cls->key;
 	info.policy_name = st->pol->name;
 	info.policy_sha256 = st->pol->sha256;
@@ -719,6 +724,61 @@ describe_segment(run_state *st, class_result *cr, const leaf_stats *leaf, archiv
 	info.batch = cr->batches + 1;
 	info.rows = rows;
 	return archive_segment_describe(seg, &info, err);
+}
+
+/*
+ * Makes an open segment durable (manifest, fsync, rename) and enters it in
+ * the ledger, inside the caller's transaction; the caller commits. The
+ * segment is finished or aborted either way.
+ */
+static ret_code
+seal_segment(run_state *st, class_result *cr, const char *relation, archive_segment *seg,
+             const char *rel, int64_t rows, char sha[65], int64_t *nbytes, ret_error *err)
+{
+	char batch[16], nrows[32], bytes[32];
+	const char *params[8];
+	ret_code rc;
+
+	rc = describe_segment(st, cr, relation, seg, rows, err);
+	if (rc == RET_OK)
+		rc = archive_segment_finish(seg, sha, nbytes, err);
+	else
+		archive_segment_abort(seg);
+	if (rc != RET_OK)
+		return rc;
+	fault_point("after-segment");
+	snprintf(batch, sizeof(batch), "%d", cr->batches + 1);
+	snprintf(nrows, sizeof(nrows), "%lld", (long long)rows);
+	snprintf(bytes, sizeof(bytes), "%lld", (long long)*nbytes);
+	params[0] = st->run_id;
+	params[1] = cr->cls->name;
+	params[2] = relation;
+	params[3] = batch;
+	params[4] = rel;
+	params[5] = sha;
+	params[6] = nrows;
+	params[7] = bytes;
+	return db_query(st->conn, "archive ledger",
+	                "INSERT INTO retention.archive_segments (run_id, class_name, table_name, batch,"
+	                " file_name, sha256, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	                8, params, NULL, err);
+}
+
+/* Remembers a committed segment for the report. */
+static void
+record_segment(class_result *cr, const char *rel, const char *sha, int64_t rows, int64_t nbytes)
+{
+	segment_record *s;
+
+	if (!grow((void **)&cr->segments, &cr->n_segments, &cr->cap_segments,
+	          sizeof(segment_record)))
+		return;
+	s = &cr->segments[cr->n_segments++];
+	snprintf(s->path, sizeof(s->path), "%s", rel);
+	snprintf(s->sha256, sizeof(s->sha256), "%s", sha);
+	s->rows = rows;
+	s->bytes = nbytes;
+	s->batch = cr->batches + 1;
 }
 
 /*
@@ -734,8 +794,6 @@ archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t f
 {
 	char rel[512];
 	char sha[65];
-	char batch[16], rows[32], bytes[32];
-	const char *params[8];
 	archive_segment *seg = NULL;
 	PGresult *res = NULL;
 	int64_t nbytes = 0;
@@ -791,32 +849,7 @@ archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t f
 	}
 
 	/* Durable file and manifest first, then its ledger row, then the commit. */
-	rc = describe_segment(st, cr, leaf, seg, *removed, err);
-	if (rc == RET_OK)
-		rc = archive_segment_finish(seg, sha, &nbytes, err);
-	else
-		archive_segment_abort(seg);
-	if (rc != RET_OK) {
-		rollback(st->conn);
-		*removed = 0;
-		return rc;
-	}
-	fault_point("after-segment");
-	snprintf(batch, sizeof(batch), "%d", cr->batches + 1);
-	snprintf(rows, sizeof(rows), "%lld", (long long)*removed);
-	snprintf(bytes, sizeof(bytes), "%lld", (long long)nbytes);
-	params[0] = st->run_id;
-	params[1] = cr->cls->name;
-	params[2] = leaf->qname;
-	params[3] = batch;
-	params[4] = rel;
-	params[5] = sha;
-	params[6] = rows;
-	params[7] = bytes;
-	rc = db_query(st->conn, "archive ledger",
-	              "INSERT INTO retention.archive_segments (run_id, class_name, table_name, batch,"
-	              " file_name, sha256, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-	              8, params, NULL, err);
+	rc = seal_segment(st, cr, leaf->qname, seg, rel, *removed, sha, &nbytes, err);
 	if (rc == RET_OK)
 		rc = db_exec(st->conn, "commit batch", "COMMIT", err);
 	if (rc != RET_OK) {
@@ -826,17 +859,7 @@ archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t f
 		return rc;
 	}
 	fault_point("after-commit");
-
-	if (grow((void **)&cr->segments, &cr->n_segments, &cr->cap_segments,
-	         sizeof(segment_record))) {
-		segment_record *s = &cr->segments[cr->n_segments++];
-
-		snprintf(s->path, sizeof(s->path), "%s", rel);
-		snprintf(s->sha256, sizeof(s->sha256), "%s", sha);
-		s->rows = *removed;
-		s->bytes = nbytes;
-		s->batch = cr->batches + 1;
-	}
+	record_segment(cr, rel, sha, *removed, nbytes);
 	return RET_OK;
 }
 
@@ -924,6 +947,289 @@ run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages
 	return RET_OK;
 }
 
+/* Appends a partition outcome to the class's list for the report. */
+static void
+note_partition(class_result *cr, const char *name, int64_t rows, const char *outcome,
+               const char *reason)
+{
+	partition_record *p;
+
+	if (!grow((void **)&cr->partitions, &cr->n_partitions, &cr->cap_partitions,
+	          sizeof(partition_record)))
+		return;
+	p = &cr->partitions[cr->n_partitions++];
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->rows = rows;
+	p->outcome = outcome;
+	snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
+}
+
+/*
+ * Streams every row of the detached partition into a new segment and enters
+ * it in the ledger, in the caller's transaction; *rows is the COPY's count.
+ */
+static ret_code
+archive_partition(run_state *st, class_result *cr, const char *part, int64_t *rows,
+                  char *rel, size_t rel_len, char sha[65], int64_t *nbytes, ret_error *err)
+{
+	archive_segment *seg = NULL;
+	PGresult *res = NULL;
+	strbuf sb = {0};
+	char *sql;
+	ret_code rc;
+
+	*rows = 0;
+	archive_segment_name(cr->cls->name, st->run_id, cr->batches + 1, rel, rel_len);
+	strbuf_appendf(&sb, "COPY (SELECT t.* FROM %s t) TO STDOUT WITH (FORMAT csv, HEADER true)",
+	               part);
+	sql = strbuf_take(&sb);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = archive_segment_open(st->opt.archive_dir, rel, &seg, err);
+	if (rc == RET_OK) {
+		res = PQexec(st->conn, sql);
+		if (PQresultStatus(res) != PGRES_COPY_OUT)
+			rc = db_fail(st->conn, res, "partition archive copy", err);
+		PQclear(res);
+		if (rc == RET_OK)
+			rc = stream_copy(st->conn, seg, err);
+		while ((res = PQgetResult(st->conn)) != NULL) {
+			if (PQresultStatus(res) == PGRES_COMMAND_OK)
+				*rows = strtoll(PQcmdTuples(res), NULL, 10);
+			else if (rc == RET_OK)
+				rc = db_fail(st->conn, res, "partition archive copy", err);
+			PQclear(res);
+		}
+	}
+	free(sql);
+	if (rc != RET_OK) {
+		archive_segment_abort(seg);
+		return rc;
+	}
+	return seal_segment(st, cr, part, seg, rel, *rows, sha, nbytes, err);
+}
+
+/*
+ * Removes one partition whole. The first transaction detaches it (waiting at
+ * most lock_timeout for the parent's lock, so that a reader holding the
+ * parent makes the job give up on this partition rather than queue every
+ * other session behind it), checks under that lock that every row is
+ * eligible (a hold committed since the count is honoured), records its keys
+ * in the digest table and, for an archive class, archives it through the
+ * segment writer; all of that commits together or not at all. The DROP is a
+ * second transaction. RET_OK with *outcome set: "dropped", "skipped" (lock
+ * not granted), "detached" (DROP failed), or "batch" (rows that are not
+ * eligible appeared; the caller batches the partition instead).
+ */
+static ret_code
+remove_partition(run_state *st, class_result *cr, const char *part, int64_t *rows,
+                 const char **outcome, char *reason, size_t reason_len, ret_error *err)
+{
+	char rel[512] = "", sha[65] = "";
+	char settings[128];
+	int64_t nbytes = 0;
+	PGresult *res = NULL;
+	strbuf sb = {0};
+	char *sql = NULL;
+	ret_error e;
+	ret_code rc;
+
+	*rows = 0;
+	*outcome = "batch";
+	reason[0] = '\0';
+	ret_error_clear(&e);
+	snprintf(settings, sizeof(settings),
+	         "BEGIN; SET LOCAL lock_timeout = %d; SET LOCAL statement_timeout = 0",
+	         st->pol->lock_timeout_ms);
+	rc = db_exec(st->conn, "begin partition", settings, &e);
+
+	/* The detach takes the locks first: nothing is read before they are granted. */
+	if (rc == RET_OK) {
+		strbuf_appendf(&sb, "ALTER TABLE %s DETACH PARTITION %s", cr->cat.qname, part);
+		sql = strbuf_take(&sb);
+		rc = sql ? db_exec(st->conn, "detach partition", sql, &e)
+		         : ret_fail(&e, RET_RUNTIME, "out of memory");
+		free(sql);
+		if (rc != RET_OK && strcmp(e.sqlstate, "55P03") == 0) {
+			rollback(st->conn);
+			*outcome = "skipped";
+			snprintf(reason, reason_len, "%s", e.message);
+			return RET_OK;
+		}
+	}
+
+	/* Under the lock: every row still eligible, or the partition goes by batches. */
+	if (rc == RET_OK) {
+		strbuf_appendf(&sb, "SELECT count(*) FILTER (WHERE NOT (%s) OR t.%s IS NULL)"
+		               " FROM %s t", cr->sql.eligible, cr->cat.ts, part);
+		sql = strbuf_take(&sb);
+		rc = sql ? db_query(st->conn, "partition check", sql, 0, NULL, &res, &e)
+		         : ret_fail(&e, RET_RUNTIME, "out of memory");
+		free(sql);
+		if (rc == RET_OK) {
+			int64_t kept = db_int64(res, 0, 0);
+
+			PQclear(res);
+			if (kept != 0) {
+				rollback(st->conn);
+				snprintf(reason, reason_len, "%lld rows are not eligible", (long long)kept);
+				return RET_OK;
+			}
+		}
+	}
+
+	/* The keys go into the digest table before the rows go. */
+	if (rc == RET_OK && cr->capture_table[0]) {
+		strbuf_appendf(&sb, "INSERT INTO %s (k) SELECT t.%s::text FROM %s t",
+		               cr->capture_table, cr->cat.key, part);
+		sql = strbuf_take(&sb);
+		rc = sql ? db_query(st->conn, "partition keys", sql, 0, NULL, &res, &e)
+		         : ret_fail(&e, RET_RUNTIME, "out of memory");
+		free(sql);
+		if (rc == RET_OK) {
+			*rows = strtoll(PQcmdTuples(res), NULL, 10);
+			PQclear(res);
+		}
+	}
+	if (rc == RET_OK && cr->cls->action == ACTION_ARCHIVE)
+		rc = archive_partition(st, cr, part, rows, rel, sizeof(rel), sha, &nbytes, &e);
+	if (rc == RET_OK && !cr->capture_table[0] && cr->cls->action != ACTION_ARCHIVE) {
+		strbuf_appendf(&sb, "SELECT count(*) FROM %s", part);
+		sql = strbuf_take(&sb);
+		rc = sql ? db_query(st->conn, "partition rows", sql, 0, NULL, &res, &e)
+		         : ret_fail(&e, RET_RUNTIME, "out of memory");
+		free(sql);
+		if (rc == RET_OK) {
+			*rows = db_int64(res, 0, 0);
+			PQclear(res);
+		}
+	}
+	if (rc == RET_OK)
+		rc = db_exec(st->conn, "commit partition", "COMMIT", &e);
+	if (rc != RET_OK) {
+		/* Nothing of this partition happened; a lost connection ends the class. */
+		rollback(st->conn);
+		*rows = 0;
+		if (db_lost(st->conn)) {
+			*err = e;
+			return rc;
+		}
+		snprintf(reason, reason_len, "%s", e.message);
+		log_msg(LOG_WARNING, cr->cls->name, "partition %s not removed whole (%s); batching it",
+		        part, e.message);
+		return RET_OK;
+	}
+	if (rel[0])
+		record_segment(cr, rel, sha, *rows, nbytes);
+	cr->batches++;
+
+	/* The rows are gone from the class's table; the DROP is housekeeping. */
+	*outcome = "detached";
+	strbuf_appendf(&sb, "DROP TABLE %s", part);
+	sql = strbuf_take(&sb);
+	rc = sql ? db_exec(st->conn, "drop partition", sql, &e)
+	         : ret_fail(&e, RET_RUNTIME, "out of memory");
+	free(sql);
+	if (rc == RET_OK)
+		*outcome = "dropped";
+	else
+		snprintf(reason, reason_len, "%s", e.message);
+	return db_lost(st->conn) ? rc : RET_OK;
+}
+
+/*
+ * A range-partitioned class's partitions that lie wholly before the cutoff,
+ * decided by their bounds in the catalog: single-column RANGE partitioning on
+ * the class's timestamp column only, the upper bound a literal at or before
+ * the cutoff (bounds exclude their upper end). The default partition, MAXVALUE
+ * bounds, expressions and sub-partitioned children never qualify: they are
+ * batched. Each qualifying partition with no undated, held or pinned row in
+ * the count is removed whole; the others stay for the batches.
+ */
+static ret_code
+drop_expired_partitions(run_state *st, class_result *cr, int *skipped, ret_error *err)
+{
+	char oid[16];
+	const char *params[3];
+	bool tz = cr->cat.ts_kind == TS_TIMESTAMPTZ;
+	PGresult *res = NULL;
+	ret_code rc;
+
+	*skipped = 0;
+	snprintf(oid, sizeof(oid), "%u", cr->cat.oid);
+	params[0] = oid;
+	params[1] = cr->cls->timestamp_column;
+	params[2] = tz ? cr->cutoff_utc : cr->cutoff_local;
+	rc = db_query(st->conn, "expired partitions",
+	              tz ? "SELECT format('%I.%I', n.nspname, c.relname)"
+	                   " FROM pg_partitioned_table p"
+	                   " JOIN pg_attribute a ON a.attrelid = p.partrelid"
+	                   "  AND a.attnum = p.partattrs[0]"
+	                   " JOIN pg_inherits i ON i.inhparent = p.partrelid"
+	                   " JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind = 'r'"
+	                   " JOIN pg_namespace n ON n.oid = c.relnamespace,"
+	                   " LATERAL (SELECT substring(pg_get_expr(c.relpartbound, c.oid)"
+	                   "  FROM 'TO \\(''([^'']*)''\\)$') AS hi) b"
+	                   " WHERE p.partrelid = $1::oid AND p.partstrat = 'r' AND p.partnatts = 1"
+	                   " AND a.attname = $2 AND b.hi IS NOT NULL"
+	                   " AND b.hi::timestamptz <= $3::timestamptz ORDER BY b.hi::timestamptz"
+	                 : "SELECT format('%I.%I', n.nspname, c.relname)"
+	                   " FROM pg_partitioned_table p"
+	                   " JOIN pg_attribute a ON a.attrelid = p.partrelid"
+	                   "  AND a.attnum = p.partattrs[0]"
+	                   " JOIN pg_inherits i ON i.inhparent = p.partrelid"
+	                   " JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind = 'r'"
+	                   " JOIN pg_namespace n ON n.oid = c.relnamespace,"
+	                   " LATERAL (SELECT substring(pg_get_expr(c.relpartbound, c.oid)"
+	                   "  FROM 'TO \\(''([^'']*)''\\)$') AS hi) b"
+	                   " WHERE p.partrelid = $1::oid AND p.partstrat = 'r' AND p.partnatts = 1"
+	                   " AND a.attname = $2 AND b.hi IS NOT NULL"
+	                   " AND b.hi::timestamp <= $3::timestamp ORDER BY b.hi::timestamp",
+	              3, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(res) && rc == RET_OK; i++) {
+		const char *part = PQgetvalue(res, i, 0);
+		leaf_stats *leaf = NULL;
+		const char *outcome = NULL;
+		char reason[256];
+		int64_t rows = 0;
+
+		if (st->opt.stop && *st->opt.stop) {
+			st->interrupted = true;
+			break;
+		}
+		for (int l = 0; l < cr->n_leaves; l++)
+			if (strcmp(cr->leaves[l].qname, part) == 0)
+				leaf = &cr->leaves[l];
+		if (leaf && (leaf->undated > 0 || leaf->held > 0 || leaf->pinned > 0))
+			continue;
+		rc = remove_partition(st, cr, part, &rows, &outcome, reason, sizeof(reason), err);
+		if (rc != RET_OK || strcmp(outcome, "batch") == 0)
+			continue;
+		if (cr->cls->action == ACTION_ARCHIVE)
+			cr->archived += rows;
+		else
+			cr->purged += rows;
+		if (leaf)
+			leaf->done = true;
+		note_partition(cr, part, rows, outcome, reason);
+		if (strcmp(outcome, "skipped") == 0) {
+			(*skipped)++;
+			log_msg(LOG_WARNING, cr->cls->name,
+			        "partition %s skipped, left for the next run: %s", part, reason);
+		} else if (strcmp(outcome, "detached") == 0) {
+			add_warning(st, "class %s: partition %s was detached and its rows accounted for,"
+			            " but DROP failed (%s): drop it by hand", cr->cls->name, part, reason);
+		} else {
+			log_msg(LOG_INFO, cr->cls->name, "partition %s dropped (%lld rows)", part,
+			        (long long)rows);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
 static ret_code
 execute_class(run_state *st, class_result *cr, ret_error *err)
 {
@@ -931,17 +1237,28 @@ execute_class(run_state *st, class_result *cr, ret_error *err)
 	                                                              : st->pol->batch_max_pages;
 	double start = now_seconds();
 	double last_progress = start;
+	int skipped = 0;
 	ret_code rc;
 
 	/* The removed keys are recorded from the first batch on, or nothing is removed. */
 	rc = keydigest_capture_open(st->conn, (int)(cr - st->classes), cr->capture_table,
 	                            sizeof(cr->capture_table), err);
+
+	/* Whole partitions first: what they remove, no batch has to. */
+	if (rc == RET_OK && cr->cat.partitioned)
+		rc = drop_expired_partitions(st, cr, &skipped, err);
 	for (int i = 0; i < cr->n_leaves && rc == RET_OK && !st->interrupted; i++) {
-		if (cr->leaves[i].eligible <= 0 || cr->leaves[i].lo_block < 0)
+		if (cr->leaves[i].done || cr->leaves[i].eligible <= 0 || cr->leaves[i].lo_block < 0)
 			continue;
 		rc = run_leaf(st, cr, &cr->leaves[i], &pages, &last_progress, start, err);
 	}
 	cr->seconds = now_seconds() - start;
+
+	/* A partition given up on is work not done: the class fails, loudly, but keeps its counts. */
+	if (rc == RET_OK && skipped > 0)
+		rc = ret_fail(err, RET_RUNTIME,
+		              "%d partition(s) not locked within lock_timeout, left for the next run",
+		              skipped);
 	return rc;
 }
 
@@ -1189,6 +1506,7 @@ engine_free(run_state *st)
 		sqlbuild_free(&st->classes[i].sql);
 		free(st->classes[i].leaves);
 		free(st->classes[i].segments);
+		free(st->classes[i].partitions);
 	}
 	free(st->classes);
 	free(st->holds);

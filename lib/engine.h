@@ -41,10 +41,25 @@ typedef struct hold_record {
 
 typedef struct leaf_stats {
 	char qname[CATALOG_QNAME_MAX];
+	int64_t total, undated, held, pinned;
 	int64_t eligible;
 	int64_t lo_block; /* first block with an eligible row; -1 when none */
 	int64_t hi_block;
+	bool done; /* removed whole (dropped) or given up for this run: no batches */
 } leaf_stats;
+
+/*
+ * A partition wholly before the cutoff that the run tried to remove whole:
+ * outcome "dropped"; "skipped" (not locked within lock_timeout, left for the
+ * next run); or "detached" (its rows are out of the class's table and
+ * accounted for, but DROP failed: the table is left for an operator).
+ */
+typedef struct partition_record {
+	char name[CATALOG_QNAME_MAX];
+	int64_t rows;
+	const char *outcome;
+	char reason[256];
+} partition_record;
 
 typedef struct class_result {
 	const policy_class *cls;
@@ -71,6 +86,8 @@ typedef struct class_result {
 	key_digest removed_keys;
 	key_digest held_keys;
 	char capture_table[64]; /* this session's table of removed keys; empty when none */
+	partition_record *partitions;
+	int n_partitions, cap_partitions;
 } class_result;
 
 typedef struct orphan_record {

@@ -109,6 +109,22 @@ render_class(const class_result *cr, bool dry_run)
 	}
 	add_string_or_null(c, "error", cr->error);
 	add_string_or_null(c, "sqlstate", cr->sqlstate);
+	/* Partitions removed whole, or given up on: each with its rows and outcome. */
+	{
+		cJSON *parts = cJSON_AddArrayToObject(c, "partitions");
+
+		for (int i = 0; parts && i < cr->n_partitions; i++) {
+			cJSON *p = cJSON_CreateObject();
+
+			if (p == NULL)
+				break;
+			cJSON_AddStringToObject(p, "name", cr->partitions[i].name);
+			add_int64(p, "rows", cr->partitions[i].rows);
+			cJSON_AddStringToObject(p, "outcome", cr->partitions[i].outcome);
+			add_string_or_null(p, "reason", cr->partitions[i].reason);
+			cJSON_AddItemToArray(parts, p);
+		}
+	}
 	render_key_digests(c, cr, dry_run);
 	return c;
 }
