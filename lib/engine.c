@@ -106,6 +106,7 @@ engine_init(run_state *st, const policy *p, PGconn *conn, const run_options *opt
 	for (int i = 0; i < st->n_classes; i++) {
 		st->classes[i].cls = &p->classes[i];
 		st->classes[i].status = "pending";
+		st->classes[i].n_dead_tup = -1;
 	}
 }
 
@@ -1230,6 +1231,75 @@ drop_expired_partitions(run_state *st, class_result *cr, int *skipped, ret_error
 	return rc;
 }
 
+/* Share of its table a class must remove before its table is analyzed (and maybe vacuumed). */
+#define UPKEEP_FRACTION 0.10
+
+/*
+ * After a class removed a large share of its table the planner's statistics
+ * are wrong (autovacuum's analyze comes later, by row count thresholds), so
+ * the table is analyzed now; vacuum_after also asks for a VACUUM, which must
+ * run outside a transaction and gets no statement timeout. The dead tuples
+ * left behind, as the server counts them, go into the report. A failure here
+ * is a warning: the rows are removed either way.
+ */
+static void
+class_upkeep(run_state *st, class_result *cr)
+{
+	char oid[16];
+	const char *params[1] = {oid};
+	PGresult *res = NULL;
+	strbuf sb = {0};
+	char *sql;
+	ret_error e;
+
+	if (cr->total <= 0 || (double)(cr->purged + cr->archived) <= UPKEEP_FRACTION * cr->total ||
+	    db_lost(st->conn))
+		return;
+	ret_error_clear(&e);
+	if (db_set_timeouts(st->conn, st->pol->lock_timeout_ms, 0, &e) != RET_OK)
+		goto done;
+	/*
+	 * This session's own delete counts wait for the statistics flush (at most
+	 * once a second). Flushed first: ANALYZE would leave pending counts out
+	 * of its estimate, and a flush after VACUUM would add them back on top
+	 * of its exact count.
+	 */
+	PQclear(PQexec(st->conn, "SELECT pg_stat_force_next_flush()"));
+	strbuf_appendf(&sb, "ANALYZE %s", cr->cat.qname);
+	sql = strbuf_take(&sb);
+	if (sql && db_exec(st->conn, "analyze", sql, &e) == RET_OK)
+		cr->analyzed = true;
+	else
+		add_warning(st, "class %s: ANALYZE %s failed: %s", cr->cls->name, cr->cat.qname,
+		            sql ? e.message : "out of memory");
+	free(sql);
+	if (cr->cls->vacuum_after) {
+		strbuf_appendf(&sb, "VACUUM %s", cr->cat.qname);
+		sql = strbuf_take(&sb);
+		if (sql && db_exec(st->conn, "vacuum", sql, &e) == RET_OK)
+			cr->vacuumed = true;
+		else
+			add_warning(st, "class %s: VACUUM %s failed: %s", cr->cls->name, cr->cat.qname,
+			            sql ? e.message : "out of memory");
+		free(sql);
+	}
+	snprintf(oid, sizeof(oid), "%u", cr->cat.oid);
+	if (db_query(st->conn, "dead tuples",
+	             "SELECT coalesce(sum(s.n_dead_tup), 0) FROM pg_stat_user_tables s"
+	             " WHERE s.relid = $1::oid"
+	             " OR s.relid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass))",
+	             1, params, &res, &e) == RET_OK) {
+		cr->n_dead_tup = db_int64(res, 0, 0);
+		PQclear(res);
+	}
+	log_msg(LOG_INFO, cr->cls->name, "%s%s; %lld dead tuples", cr->analyzed ? "analyzed" : "",
+	        cr->vacuumed ? " and vacuumed" : "", (long long)cr->n_dead_tup);
+
+done:
+	if (!db_lost(st->conn))
+		db_set_timeouts(st->conn, st->pol->lock_timeout_ms, st->pol->statement_timeout_ms, NULL);
+}
+
 static ret_code
 execute_class(run_state *st, class_result *cr, ret_error *err)
 {
@@ -1252,6 +1322,7 @@ execute_class(run_state *st, class_result *cr, ret_error *err)
 			continue;
 		rc = run_leaf(st, cr, &cr->leaves[i], &pages, &last_progress, start, err);
 	}
+	class_upkeep(st, cr);
 	cr->seconds = now_seconds() - start;
 
 	/* A partition given up on is work not done: the class fails, loudly, but keeps its counts. */

@@ -88,6 +88,9 @@ typedef struct class_result {
 	char capture_table[64]; /* this session's table of removed keys; empty when none */
 	partition_record *partitions;
 	int n_partitions, cap_partitions;
+	/* Upkeep after a class removed more than 10% of its table. */
+	bool analyzed, vacuumed;
+	int64_t n_dead_tup; /* pg_stat_user_tables after the upkeep, summed over leaves; -1 unknown */
 } class_result;
 
 typedef struct orphan_record {

@@ -21,12 +21,13 @@
 static const char *const top_fields[] = {
 	"name", "version", "timezone", "description", "max_fraction", "lock_timeout_ms",
 	"statement_timeout_ms", "batch_target_ms", "batch_pause_ms", "batch_max_pages",
-	"governed_schemas", "classes",
+	"governed_schemas", "vacuum_after", "classes",
 	"$schema", NULL};
 
 static const char *const class_fields[] = {
 	"name", "table", "key", "timestamp_column", "action", "retain", "hold_keys",
-	"max_fraction", "procedure", "description", "allow_cascade_to", "allow_triggers", NULL};
+	"max_fraction", "procedure", "description", "allow_cascade_to", "allow_triggers",
+	"vacuum_after", NULL};
 
 const char *
 policy_action_name(policy_action action)
@@ -214,6 +215,22 @@ get_fraction(const cJSON *obj, double *out, const char *origin, const char *wher
 		                "%s: %s: field \"max_fraction\" must be a number above 0 and at most 1",
 		                origin, where);
 	*out = item->valuedouble;
+	return RET_OK;
+}
+
+/* Reads the optional boolean "vacuum_after"; *out keeps its value when the field is absent. */
+static ret_code
+get_vacuum_after(const cJSON *obj, bool *out, const char *origin, const char *where,
+                 ret_error *err)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "vacuum_after");
+
+	if (item == NULL)
+		return RET_OK;
+	if (!cJSON_IsBool(item))
+		return ret_fail(err, RET_USAGE, "%s: %s: field \"vacuum_after\" must be true or false",
+		                origin, where);
+	*out = cJSON_IsTrue(item);
 	return RET_OK;
 }
 
@@ -408,6 +425,9 @@ parse_class(const cJSON *obj, int index, const policy *p, policy_class *c, const
 	c->max_fraction = p->max_fraction;
 	if ((rc = get_fraction(obj, &c->max_fraction, origin, where, err)) != RET_OK)
 		return rc;
+	c->vacuum_after = p->vacuum_after;
+	if ((rc = get_vacuum_after(obj, &c->vacuum_after, origin, where, err)) != RET_OK)
+		return rc;
 	rc = get_string(obj, "procedure", false, c->procedure, sizeof(c->procedure), origin, where,
 	                err);
 	if (rc != RET_OK)
@@ -515,6 +535,8 @@ policy_parse(const char *text, size_t len, const char *origin, policy **out, ret
 		goto done;
 	}
 	if ((rc = get_fraction(root, &p->max_fraction, origin, "policy", err)))
+		goto done;
+	if ((rc = get_vacuum_after(root, &p->vacuum_after, origin, "policy", err)))
 		goto done;
 	if ((rc = get_int(root, "lock_timeout_ms", 1, 600000, &p->lock_timeout_ms, origin,
 	                  "policy", err)))

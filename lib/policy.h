@@ -49,6 +49,7 @@ typedef struct policy_class {
 	char allow_triggers[POLICY_LIST_MAX][POLICY_NAME_MAX];
 	int n_allow_triggers;
 	double max_fraction; /* share of the table one run may remove, (0, 1] */
+	bool vacuum_after;   /* VACUUM the table after a run that removed a large share */
 	char procedure[128];
 } policy_class;
 
@@ -63,6 +64,7 @@ typedef struct policy {
 	int batch_target_ms;   /* aimed-for duration of one batch */
 	int batch_pause_ms;    /* pause between batches */
 	int batch_max_pages;   /* upper bound on heap blocks one batch covers */
+	bool vacuum_after;     /* default for every class */
 	char governed_schemas[POLICY_LIST_MAX][POLICY_NAME_MAX];
 	int n_governed_schemas;
 	char sha256[65]; /* of the file's exact bytes, lowercase hex */

@@ -109,6 +109,12 @@ render_class(const class_result *cr, bool dry_run)
 	}
 	add_string_or_null(c, "error", cr->error);
 	add_string_or_null(c, "sqlstate", cr->sqlstate);
+	cJSON_AddBoolToObject(c, "analyzed", cr->analyzed);
+	cJSON_AddBoolToObject(c, "vacuumed", cr->vacuumed);
+	if (cr->n_dead_tup >= 0)
+		add_int64(c, "n_dead_tup", cr->n_dead_tup);
+	else
+		cJSON_AddNullToObject(c, "n_dead_tup");
 	/* Partitions removed whole, or given up on: each with its rows and outcome. */
 	{
 		cJSON *parts = cJSON_AddArrayToObject(c, "partitions");
