@@ -22,7 +22,7 @@
 
 typedef struct class_sql {
 	char *old;      /* "t.<ts> < <cutoff>": the row is past its retention */
-	char *held;     /* an open hold matches the row; "false" without hold keys */
+	char *held;     /* an open hold matches the row; written as IN, so never negated */
 	char *pinned;   /* a child row still references it; "false" without such keys */
 	char *eligible; /* old AND NOT held AND NOT pinned, written for the planner */
 } class_sql;
