@@ -72,6 +72,11 @@ HELD="NOT EXISTS (SELECT 1 FROM retention.holds h WHERE h.released_at IS NULL
   AND h.match_column = 'customer_id' AND h.match_value = t.customer_id::text
   AND (h.class_name IS NULL OR h.class_name = 'c'))"
 
+# The baselines compare with a literal cutoff, as the job's statements do:
+# "ts < now() - interval '30 days'" would recompute the interval arithmetic
+# for every row and slow the baseline down (2 s against 0.9 s for 2M rows).
+cutoff() { echo "'$(q "SELECT $1")'::timestamptz"; }
+
 # A policy of one class c on table $1; archive or purge; retain $3.
 policy() {
   cat >"$tmp/policy.json" <<EOF
@@ -132,8 +137,9 @@ SQL
 copy_table b1 b1_bare
 copy_table b1 b1_pg
 warm b1 b1_bare
+cut=$(cutoff "now() - interval '30 days'")
 timed_sql <<SQL
-DELETE FROM b1_bare t WHERE t.ts < now() - interval '30 days' AND $HELD;
+DELETE FROM b1_bare t WHERE t.ts < $cut AND $HELD;
 SQL
 bare_rows=$(q "SELECT $((2 * N)) - count(*) FROM b1_bare")
 bare_rate=$(rate "$bare_rows" "$sql_secs")
@@ -171,8 +177,9 @@ VACUUM ANALYZE b2;
 SQL
 copy_table b2 b2_bare
 warm b2 b2_bare
+cut=$(cutoff "now() - interval '30 days'")
 timed_sql <<SQL
-DELETE FROM b2_bare t WHERE t.ts < now() - interval '30 days' AND $HELD;
+DELETE FROM b2_bare t WHERE t.ts < $cut AND $HELD;
 SQL
 bare_rows=$(q "SELECT $S - count(*) FROM b2_bare")
 bare_rate=$(rate "$bare_rows" "$sql_secs")
@@ -193,12 +200,13 @@ VACUUM ANALYZE b3;
 SQL
 copy_table b3 b3_bare
 warm b3 b3_bare
+cut=$(cutoff "now() - interval '90 days'")
 t0=$(now)
-psql -X -q -v ON_ERROR_STOP=1 -c "\\copy (SELECT * FROM b3_bare t WHERE t.ts < now() - interval '90 days' AND $HELD) TO STDOUT CSV HEADER" \
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy (SELECT * FROM b3_bare t WHERE t.ts < $cut AND $HELD) TO STDOUT CSV HEADER" \
   | gzip -1 >"$tmp/bare.csv.gz"
 sync -f "$tmp/bare.csv.gz"
 psql -X -q -v ON_ERROR_STOP=1 \
-  -c "DELETE FROM b3_bare t WHERE t.ts < now() - interval '90 days' AND $HELD" >/dev/null
+  -c "DELETE FROM b3_bare t WHERE t.ts < $cut AND $HELD" >/dev/null
 t1=$(now)
 bare_rows=$(q "SELECT $((2 * M)) - count(*) FROM b3_bare")
 bare_rate=$(rate "$bare_rows" "$(python3 -c "print($t1 - $t0)")")
@@ -234,7 +242,7 @@ echo "== case 3: 24 monthly partitions, 12 expired ($P rows)"
   echo "VACUUM ANALYZE b4; VACUUM ANALYZE b4_bare;"
 } | sql
 warm b4 b4_bare
-cut="date_trunc('month', now()) - interval '12 months'"
+cut=$(cutoff "date_trunc('month', now()) - interval '12 months'")
 timed_sql <<SQL
 DO \$\$
 DECLARE n bigint;
