@@ -5,7 +5,7 @@
 # run on an identical copy of the data (the machine is shared: only ratios
 # from one run are comparable). Not part of tests/run.sh.
 #
-#   tests/bench/run.sh                 BENCH_SCALE=0.2 (about 7 min on 2 cores)
+#   tests/bench/run.sh                 BENCH_SCALE=0.5 (about 8 min on 2 cores)
 #   BENCH_SCALE=1 tests/bench/run.sh   the issue's sizes (10M/5M, 3M, 2M)
 #
 # Cases:
@@ -25,7 +25,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-SCALE=${BENCH_SCALE:-0.2}
+SCALE=${BENCH_SCALE:-0.5}
 SEED=0.42
 jobs=$(nproc 2>/dev/null || echo 2)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
