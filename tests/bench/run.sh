@@ -5,7 +5,7 @@
 # run on an identical copy of the data (the machine is shared: only ratios
 # from one run are comparable). Not part of tests/run.sh.
 #
-#   tests/bench/run.sh                 BENCH_SCALE=0.5 (about 8 min on 2 cores)
+#   tests/bench/run.sh                 BENCH_SCALE=0.5 (about 13 min on 2 cores)
 #   BENCH_SCALE=1 tests/bench/run.sh   the sizes (10M/5M, 3M, 2M)
 #
 # Cases:
