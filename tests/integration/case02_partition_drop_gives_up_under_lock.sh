@@ -40,13 +40,15 @@ exec 3>"$WORK/reader"
 echo "BEGIN; LOCK TABLE app.events IN ACCESS SHARE MODE; SELECT 1;" >&3
 for _ in $(seq 1 100); do
   [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-          WHERE a.application_name = 'reader' AND l.relation = 'app.events'::regclass
+          WHERE a.application_name = 'reader' AND a.datname = current_database()
+          AND l.relation = 'app.events'::regclass
           AND l.mode = 'AccessShareLock' AND l.granted")" = 1 ] && break
   sleep 0.1
 done
 assert_eq "the reader holds ACCESS SHARE on the parent" 1 \
   "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-        WHERE a.application_name = 'reader' AND l.relation = 'app.events'::regclass
+        WHERE a.application_name = 'reader' AND a.datname = current_database()
+          AND l.relation = 'app.events'::regclass
         AND l.mode = 'AccessShareLock' AND l.granted")"
 
 start=$(date +%s%N)
@@ -68,9 +70,11 @@ assert_eq "default partition keeps young and undated" "5,6" \
 assert_eq "the other class ran and committed" "ok 2 1" \
   "$(class_get logs status) $(class_get logs purged) $(q "SELECT count(*) FROM app.logs")"
 assert_eq "no session of the job is left (idle in transaction or otherwise)" 0 \
-  "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retention'")"
+  "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retention'
+        AND datname = current_database()")"
 assert_eq "the reader's transaction is untouched" "idle in transaction" \
-  "$(q "SELECT state FROM pg_stat_activity WHERE application_name = 'reader'")"
+  "$(q "SELECT state FROM pg_stat_activity WHERE application_name = 'reader'
+        AND datname = current_database()")"
 
 # The reader ends; the next run drops the partition.
 echo "COMMIT;" >&3
