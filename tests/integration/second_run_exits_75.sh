@@ -19,7 +19,10 @@ PGAPPNAME=lock_holder psql -X -q -c "SELECT pg_advisory_lock(7400100)" -c "SELEC
   >/dev/null 2>&1 &
 holder=$!
 for _ in $(seq 50); do
-  [ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7400100")" = 1 ] && break
+  # This database's lock only: parallel tests' runs take the same key in theirs.
+  [ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7400100
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND granted")" = 1 ] && break
   sleep 0.1
 done
 start=$(date +%s)
