@@ -223,6 +223,23 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 	} else {
 		log_msg(LOG_INFO, NULL, "report %s/%s%s", a->report_dir, report_name,
 		        key ? " (signed)" : " (unsigned)");
+		/*
+		 * A lost connection left this run's ledger row running: without the
+		 * report's hash there, the next run would chain past this report. One
+		 * new session records it; the advisory lock went with the old one.
+		 */
+		if (!opt.dry_run && st.ledger_row && conn && db_lost(conn)) {
+			PGconn *again = NULL;
+
+			if (db_connect(conninfo, &again, &rerr) == RET_OK) {
+				log_msg(LOG_INFO, NULL, "reconnected to record the report in the ledger");
+				db_close(conn);
+				conn = st.conn = again;
+				st.locked = false;
+			} else {
+				log_error_detail(NULL, rerr.message, rerr.hint, rerr.sqlstate);
+			}
+		}
 		if (engine_record_report(&st, exit_code, report_name, report_sha, &rerr) != RET_OK) {
 			log_error_detail(NULL, rerr.message, rerr.hint, rerr.sqlstate);
 			exit_code = RET_EXIT_RUNTIME;

@@ -1553,6 +1553,8 @@ engine_record_report(run_state *st, int exit_code, const char *report_file,
 {
 	char code[16];
 	const char *params[5];
+	PGresult *res = NULL;
+	ret_code rc;
 
 	if (st->opt.dry_run || !st->ledger_row || db_lost(st->conn))
 		return RET_OK;
@@ -1562,10 +1564,25 @@ engine_record_report(run_state *st, int exit_code, const char *report_file,
 	params[2] = code;
 	params[3] = report_file;
 	params[4] = report_sha256;
-	return db_query(st->conn, "ledger update",
-	                "UPDATE retention.runs SET finished_at = clock_timestamp(), status = $2,"
-	                " exit_code = $3, report_file = $4, report_sha256 = $5 WHERE run_id = $1",
-	                5, params, NULL, err);
+
+	/*
+	 * Only a row still running: after a lost connection a later run may have
+	 * marked it abandoned and chained past this report, and that must show.
+	 */
+	rc = db_query(st->conn, "ledger update",
+	              "UPDATE retention.runs SET finished_at = clock_timestamp(), status = $2,"
+	              " exit_code = $3, report_file = $4, report_sha256 = $5"
+	              " WHERE run_id = $1 AND status = 'running'",
+	              5, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	if (strcmp(PQcmdTuples(res), "1") != 0)
+		rc = ret_fail(err, RET_RUNTIME,
+		              "the ledger row of run %s was already closed (abandoned by a later run?);"
+		              " report %s is not in the ledger",
+		              st->run_id, report_file);
+	PQclear(res);
+	return rc;
 }
 
 void
