@@ -608,19 +608,32 @@ engine_prepare(run_state *st, ret_error *err)
 	if (rc != RET_OK)
 		return rc;
 
-	/* Segments left by a run that died before its commit are set aside. */
+	/*
+	 * Segments left by a run that died before its commit are set aside. An
+	 * archive dir that cannot be read fails its class only: a purge class
+	 * needs no archive and still runs.
+	 */
 	for (int i = 0; i < st->n_classes; i++) {
-		if (st->classes[i].cls->action != ACTION_ARCHIVE)
+		class_result *cr = &st->classes[i];
+		ret_error cerr;
+
+		if (cr->cls->action != ACTION_ARCHIVE || strcmp(cr->status, "pending") != 0)
 			continue;
 		if (st->opt.archive_dir == NULL && st->opt.dry_run)
 			continue; /* a dry run writes no segment; without the directory it lists no orphan */
 		if (st->opt.archive_dir == NULL)
 			return ret_fail(err, RET_USAGE, "class \"%s\" archives: --archive-dir is required",
-			                st->classes[i].cls->name);
-		rc = archive_set_aside_orphans(st->conn, st->opt.archive_dir, st->classes[i].cls->name,
-		                               st->opt.dry_run, note_orphan, st, err);
-		if (rc != RET_OK)
+			                cr->cls->name);
+		ret_error_clear(&cerr);
+		rc = archive_set_aside_orphans(st->conn, st->opt.archive_dir, cr->cls->name,
+		                               st->opt.dry_run, note_orphan, st, &cerr);
+		if (rc == RET_OK)
+			continue;
+		if (db_lost(st->conn) || st->opt.dry_run) {
+			*err = cerr;
 			return rc;
+		}
+		class_fail(cr, "failed", &cerr);
 	}
 	return worst;
 }
