@@ -46,9 +46,11 @@ assert_eq "children untouched" "3 1" \
   "$(q "SELECT (SELECT count(*) FROM app.child) || ' ' || (SELECT count(*) FROM app.child2)")"
 assert_eq "no retry needed" 0 "$(class_get parent retries)"
 assert_eq "no session left idle in transaction" 0 \
-  "$(q "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")"
+  "$(q "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'
+        AND datname = current_database()")"
 assert_eq "no lock left on the table" 0 \
-  "$(q "SELECT count(*) FROM pg_locks WHERE relation = 'app.parent'::regclass")"
+  "$(q "SELECT count(*) FROM pg_locks WHERE relation = 'app.parent'::regclass
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")"
 
 # Once the children go, the parents follow.
 q "DELETE FROM app.child; DELETE FROM app.child2" >/dev/null

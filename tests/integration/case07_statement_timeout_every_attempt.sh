@@ -49,5 +49,6 @@ assert_eq "the run's error names the class" \
   'class "slow" failed: delete batch: canceling statement due to statement timeout' \
   "$(report_get '["error"]["message"]')"
 assert_eq "no session left idle in transaction" 0 \
-  "$(q "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")"
+  "$(q "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'
+        AND datname = current_database()")"
 finish

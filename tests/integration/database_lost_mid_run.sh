@@ -36,8 +36,8 @@ for _ in $(seq 100); do
   [ "$(old_left)" -lt $((before - 300)) ] && break
   sleep 0.1
 done
-q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'retention'" \
-  >/dev/null
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'retention'
+   AND datname = current_database()" >/dev/null
 wait "$pid"
 rc=$?
 after=$(old_left)

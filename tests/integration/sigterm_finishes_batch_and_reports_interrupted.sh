@@ -58,7 +58,8 @@ for sig in TERM INT; do
   assert_eq "SIG$sig: ledger records the interrupted run" "interrupted 1" \
     "$(q "SELECT status || ' ' || exit_code FROM retention.runs ORDER BY sequence DESC LIMIT 1")"
   assert_eq "SIG$sig: nothing left running" 0 \
-    "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retention'")"
+    "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retention'
+        AND datname = current_database()")"
   sleep 1
 done
 
