@@ -454,6 +454,72 @@ timezone_spelling_ok(const char *tz)
 	return true;
 }
 
+/*
+ * Offset of the first NUL in the text, raw or written \u0000 inside a
+ * string, or -1. cJSON ends its strings at a NUL, so "app.t\u0000; x" would
+ * silently become "app.t": the policy would name something it did not say.
+ */
+static long
+nul_offset(const char *text, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\0')
+			return (long)i;
+		if (text[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && text[i] == '\\' && i + 1 < len) {
+			if (text[i + 1] == 'u' && i + 5 < len && strncmp(text + i + 2, "0000", 4) == 0)
+				return (long)i;
+			i++; /* the escaped character, so \\u0000 is not read as an escape */
+		}
+	}
+	return -1;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The first member name that appears twice in one object, anywhere in the
+ * tree, or NULL (also when out of memory: the caller then says so). cJSON keeps
+ * both and readers differ on which wins, so a policy must not say it twice.
+ */
+static const char *
+duplicate_member(const cJSON *node, bool *oom)
+{
+	const cJSON *c;
+	const char *dup = NULL;
+
+	if (cJSON_IsObject(node)) {
+		const char **names;
+		int n = 0;
+
+		for (c = node->child; c; c = c->next)
+			n++;
+		names = malloc((size_t)(n ? n : 1) * sizeof(*names));
+		if (names == NULL) {
+			*oom = true;
+			return NULL;
+		}
+		n = 0;
+		for (c = node->child; c; c = c->next)
+			names[n++] = c->string ? c->string : "";
+		qsort(names, (size_t)n, sizeof(*names), compare_names);
+		for (int i = 1; i < n && dup == NULL; i++)
+			if (strcmp(names[i - 1], names[i]) == 0)
+				dup = names[i];
+		free(names);
+	}
+	for (c = node->child; c && dup == NULL && !*oom; c = c->next)
+		dup = duplicate_member(c, oom);
+	return dup;
+}
+
 ret_code
 policy_parse(const char *text, size_t len, const char *origin, policy **out, ret_error *err)
 {
@@ -479,8 +545,28 @@ policy_parse(const char *text, size_t len, const char *origin, policy **out, ret
 		}
 	}
 
-	/* Parse. cJSON bounds nesting depth itself. */
-	root = cJSON_ParseWithLength(text, len);
+	/* Parse. cJSON bounds nesting depth itself; nothing may follow the object. */
+	{
+		long at = nul_offset(text, len);
+
+		if (at >= 0) {
+			rc = ret_fail(err, RET_USAGE, "%s: a NUL character at byte %ld: a policy is text",
+			              origin, at);
+			goto done;
+		}
+	}
+	{
+		const char *end = NULL;
+
+		root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+		while (root && end && end < text + len && isspace((unsigned char)*end))
+			end++;
+		if (root && end && end < text + len) {
+			rc = ret_fail(err, RET_USAGE, "%s: not valid JSON: text after the policy's object "
+			              "(byte %ld)", origin, (long)(end - text));
+			goto done;
+		}
+	}
 	if (root == NULL) {
 		const char *at = cJSON_GetErrorPtr();
 		long offset = (at && at >= text && at <= text + len) ? (long)(at - text) : -1;
@@ -496,6 +582,20 @@ policy_parse(const char *text, size_t len, const char *origin, policy **out, ret
 	if (!cJSON_IsObject(root)) {
 		rc = ret_fail(err, RET_USAGE, "%s: a policy must be a JSON object", origin);
 		goto done;
+	}
+	{
+		bool oom = false;
+		const char *dup = duplicate_member(root, &oom);
+
+		if (oom) {
+			rc = ret_fail(err, RET_RUNTIME, "out of memory");
+			goto done;
+		}
+		if (dup) {
+			rc = ret_fail(err, RET_USAGE, "%s: field \"%s\" appears twice in one object",
+			              origin, dup);
+			goto done;
+		}
 	}
 	if ((rc = check_fields(root, top_fields, origin, "policy", err)) != RET_OK)
 		goto done;
