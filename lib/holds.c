@@ -75,6 +75,12 @@ holds_parse_match(const char *arg, char *column, char *value, ret_error *err)
 		                (int)cl, arg);
 	if (holds_check_text("--match value", eq + 1, HOLD_VALUE_MAX, err) != RET_OK)
 		return RET_USAGE;
+	/* The value is compared with the column's text exactly: " 42" would keep nothing. */
+	if (isspace((unsigned char)eq[1]) || isspace((unsigned char)eq[strlen(eq) - 1]))
+		return ret_fail(err, RET_USAGE,
+		                "--match value \"%s\" starts or ends with a blank: it would never equal "
+		                "the column's text",
+		                eq + 1);
 	memcpy(value, eq + 1, strlen(eq + 1) + 1);
 	return RET_OK;
 }

@@ -32,7 +32,7 @@ typedef struct hold_request {
 ret_code holds_check_ticket(const char *ticket, ret_error *err);
 
 /* Splits "COLUMN=VALUE"; the column must be a plain identifier, the value 1-256
- * bytes without control characters. */
+ * bytes without control characters and without a blank at either end. */
 ret_code holds_parse_match(const char *arg, char *column, char *value, ret_error *err);
 
 /* Free text (reason, actor): not empty, at most max bytes, no control characters. */
