@@ -181,6 +181,14 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 			exit_code = cli_fail(&err);
 			goto done;
 		}
+		/* What runs killed mid-report left would break every later chain check. */
+		if (!opt.dry_run && st.n_unfinished > 0) {
+			ret_error aerr;
+
+			ret_error_clear(&aerr);
+			if (report_set_aside_incomplete(&st, report_dir, &aerr) != RET_OK)
+				engine_warn(&st, "%s", aerr.message);
+		}
 		if (st.outcome == RET_OK) {
 			ret_error xerr;
 

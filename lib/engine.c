@@ -77,6 +77,18 @@ add_warning(run_state *st, const char *fmt, ...)
 		st->n_warnings++;
 }
 
+void
+engine_warn(run_state *st, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	add_warning(st, "%s", buf);
+}
+
 static void
 class_fail(class_result *cr, const char *status, const ret_error *e)
 {

@@ -154,6 +154,9 @@ void engine_init(run_state *st, const policy *p, PGconn *conn, const run_options
  */
 ret_code engine_prepare(run_state *st, ret_error *err);
 
+/* Logs a warning and keeps it for the report's "warnings". */
+void engine_warn(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /*
  * Removes (or, in a dry run, only counts) each class's eligible rows, then
  * counts the rows each open hold kept, computes each class's key digests and

@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -404,6 +405,83 @@ report_file_name(long started, const char *run_id, char *out, size_t len)
 	gmtime_r(&t, &tm);
 	snprintf(out, len, "retention-%04d%02d%02dT%02d%02d%02dZ-%s.json", tm.tm_year + 1900,
 	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, run_id);
+}
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+ret_code
+report_set_aside_incomplete(run_state *st, const char *dir, ret_error *err)
+{
+	char aside[PATH_MAX];
+	ret_code rc = RET_OK;
+	struct dirent *de;
+	DIR *d;
+	int moved = 0;
+
+	if (st->n_unfinished == 0)
+		return RET_OK;
+	snprintf(aside, sizeof(aside), "%s/incomplete", dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot list: %s", dir, strerror(errno));
+	while (rc == RET_OK && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		char report[PATH_MAX], from[PATH_MAX], to[PATH_MAX * 2];
+		size_t rl;
+		bool ours = false;
+		struct stat sb;
+
+		if (!has_suffix(name, ".json.tmp") && !has_suffix(name, ".json.sig"))
+			continue;
+		/* The report's own name: without ".tmp" or ".sig". */
+		rl = strlen(name) - 4;
+		if (rl >= sizeof(report))
+			continue;
+		memcpy(report, name, rl);
+		report[rl] = '\0';
+		for (int i = 0; i < st->n_unfinished && !ours; i++) {
+			char tail[64];
+
+			snprintf(tail, sizeof(tail), "-%s.json", st->unfinished_runs[i]);
+			ours = has_suffix(report, tail);
+		}
+		if (!ours)
+			continue;
+
+		/* A signature next to its complete report belongs to it. */
+		snprintf(from, sizeof(from), "%s/%s", dir, report);
+		if (has_suffix(name, ".sig") && stat(from, &sb) == 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", dir, name);
+		snprintf(to, sizeof(to), "%s/%s", aside, name);
+		if (mkdir(aside, 0755) != 0 && errno != EEXIST) {
+			rc = ret_fail(err, RET_RUNTIME, "%s: cannot create: %s", aside, strerror(errno));
+			break;
+		}
+		if (rename(from, to) != 0) {
+			rc = ret_fail(err, RET_RUNTIME, "%s: cannot move aside: %s", from, strerror(errno));
+			break;
+		}
+		moved++;
+		engine_warn(st, "%s was left by a run killed while writing its report; moved to "
+		            "incomplete/%s", name, name);
+	}
+	closedir(d);
+	if (moved > 0) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return rc;
 }
 
 /* Writes bytes to path via path.tmp, fsync and rename. */

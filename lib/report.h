@@ -44,6 +44,16 @@ char *report_render(const run_state *st, const policy *p, const report_meta *met
 ret_code report_write(const char *dir, const char *name, const char *text,
                       const signing_key *key, char sha256[65], ret_error *err);
 
+/*
+ * Moves what runs killed while writing their report left in dir (the
+ * report's .tmp, and its .sig when the report itself is missing) into
+ * dir/incomplete/, for the runs the ledger just marked abandoned
+ * (st->unfinished_runs), and names each move in a warning of st. Those
+ * files are no report: left in place, every later chain check would call
+ * them a break. Never deletes anything.
+ */
+ret_code report_set_aside_incomplete(run_state *st, const char *dir, ret_error *err);
+
 /* "retention-<YYYYmmddTHHMMSSZ>-<run id>.json" for a run started at started (time_t). */
 void report_file_name(long started, const char *run_id, char *out, size_t len);
 
