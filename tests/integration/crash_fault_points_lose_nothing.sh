@@ -89,5 +89,41 @@ SQL
   assert_eq "$fault: chain verifies (the killed run is a noted gap)" 0 "$crc"
 done
 
-assert_eq "kill/rerun cycles" 7 "$cycles"
+# A purge class, killed after its DELETE (rolled back) or after its commit, in the first or
+# second batch: the rerun removes exactly what is left, and counts only that.
+q "CREATE TABLE app.p (id bigint PRIMARY KEY, at timestamptz, body text)" >/dev/null
+cat >"$WORK/purge.json" <<'EOF2'
+{"name": "crash-purge", "version": 1, "max_fraction": 1.0, "batch_max_pages": 1,
+ "classes": [{"name": "p", "table": "app.p", "key": "id", "timestamp_column": "at",
+              "action": "purge", "retain": "30 days"}]}
+EOF2
+for fault in after-delete after-delete:2 after-commit after-commit:2; do
+  sql <<SQL
+INSERT INTO app.p SELECT $base + i, now() - interval '60 days', repeat('p', 200)
+  FROM generate_series(1, 200) i;
+INSERT INTO app.p SELECT $base + 200 + i, now() - interval '1 day', 'young'
+  FROM generate_series(1, 20) i;
+SQL
+  base=$((base + 1000))
+  sleep 1
+  RETENTION_FAULT=$fault run_job --policy "$WORK/purge.json"
+  assert_eq "purge $fault: killed" 137 "$rc"
+  left=$(q "SELECT count(*) FROM app.p WHERE body <> 'young'")
+  case $fault in
+  after-delete) assert_eq "purge $fault: the first batch rolled back" 200 "$left" ;;
+  *) assert_match "purge $fault: some batches committed" '^(1[0-9]{2}|[1-9][0-9]?)$' "$left" ;;
+  esac
+  sleep 1
+  run_job --policy "$WORK/purge.json"
+  cycles=$((cycles + 1))
+  assert_eq "purge $fault: rerun exits 0" 0 "$rc"
+  assert_eq "purge $fault: rerun purged what was left" "$left" "$(class_get p purged)"
+  assert_eq "purge $fault: no old row left" 0 "$(q "SELECT count(*) FROM app.p WHERE body <> 'young'")"
+  assert_eq "purge $fault: young rows stay" "$((cycles - 7))" \
+    "$(q "SELECT count(*) / 20 FROM app.p WHERE body = 'young'")"
+done
+retention verify --chain "$REPORTS" --public-key "$PUB" >"$WORK/chain.out" 2>&1
+assert_eq "both policies' chains verify" 0 "$?"
+
+assert_eq "kill/rerun cycles" 11 "$cycles"
 finish
