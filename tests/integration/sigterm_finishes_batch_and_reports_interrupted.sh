@@ -71,4 +71,34 @@ assert_eq "no old row left" 0 "$(old_left)"
 assert_eq "young rows stay" 100 "$(q "SELECT count(*) FROM app.t")"
 retention verify --chain "$REPORTS" --public-key "$PUB" >"$WORK/chain.out" 2>&1
 assert_eq "chain of interrupted and complete reports verifies" 0 "$?"
+
+# An archive class stopped by SIGTERM: what went is in committed, verified segments.
+sleep 1
+q "INSERT INTO app.t SELECT 200000 + i, now() - interval '90 days', repeat('a', 100)
+   FROM generate_series(1, 4000) i" >/dev/null
+sed -i 's/"purge"/"archive"/' "$WORK/policy.json"
+before=$(old_left)
+"$RETENTION_BIN" run --policy "$WORK/policy.json" --report-dir "$REPORTS" --signing-key "$KEY" \
+  --archive-dir "$ARCHIVE" --progress-interval 0 2>"$WORK/run.log" &
+pid=$!
+for _ in $(seq 100); do
+  [ "$(old_left)" -lt $((before - 300)) ] && break
+  sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+after=$(old_left)
+assert_eq "archive SIGTERM: exit 1" 1 "$rc"
+assert_eq "archive SIGTERM: status interrupted" interrupted "$(report_get '["status"]')"
+assert_eq "archive SIGTERM: archived equals the rows gone" "$((before - after))" \
+  "$(class_get t archived)"
+assert_eq "archive SIGTERM: ledger rows equal the rows gone" "$((before - after))" \
+  "$(q "SELECT sum(rows) FROM retention.archive_segments")"
+assert_match "archive SIGTERM: stopped before the end" '^[1-9][0-9]*$' "$after"
+retention verify --public-key "$PUB" --archive-dir "$ARCHIVE" "$(latest_report)" >/dev/null
+assert_eq "archive SIGTERM: report and segments verify" 0 "$?"
+assert_eq "archive SIGTERM: no segment left uncommitted" \
+  "$(q "SELECT count(*) FROM retention.archive_segments")" \
+  "$(find "$ARCHIVE/t" -name '*.csv.gz' | wc -l)"
 finish
