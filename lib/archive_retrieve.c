@@ -14,6 +14,7 @@
 
 #include "archive.h"
 #include "db.h"
+#include "jsonnum.h"
 #include "policy.h"
 #include "sign.h"
 #include "strbuf.h"
@@ -157,9 +158,9 @@ mstr(const cJSON *m, const char *name)
 static long long
 mint(const cJSON *m, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, name);
+	long long v;
 
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+	return json_long_long(cJSON_GetObjectItemCaseSensitive(m, name), &v) ? v : -1;
 }
 
 /* The header's columns as "a, b, c" for messages. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "jsonnum.h"
 
 #define REPORT_FORMAT_NAME "retention-report"
 
@@ -79,7 +80,11 @@ entry_from_json(chain_entry *e, const cJSON *root)
 	snprintf(e->db_name, sizeof(e->db_name), "%s", json_string(db, "name"));
 	snprintf(e->system_identifier, sizeof(e->system_identifier), "%s",
 	         json_string(db, "system_identifier"));
-	e->sequence = cJSON_IsNumber(seq) ? (int64_t)seq->valuedouble : 0;
+	{
+		long long v;
+
+		e->sequence = json_long_long(seq, &v) ? (int64_t)v : 0;
+	}
 	snprintf(e->group, sizeof(e->group), "policy \"%s\" on database \"%s\" (system %s)",
 	         e->policy, e->db_name, e->system_identifier[0] ? e->system_identifier : "unknown");
 	return true;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonnum.h"
+
 static const char *
 str_at(const cJSON *obj, const char *a, const char *b)
 {
@@ -57,13 +59,11 @@ compare_digest(const char *class_name, const char *what, const cJSON *a, const c
 	const cJSON *rb = cJSON_GetObjectItemCaseSensitive(db, "rows");
 	long long na, nb;
 
-	if (!cJSON_IsNumber(ra) || !cJSON_IsNumber(rb)) {
+	if (!json_long_long(ra, &na) || !json_long_long(rb, &nb)) {
 		line(fn, arg, true, "class %s: %s: no digest in %s", class_name, what,
 		     cJSON_IsNumber(ra) ? "the real run's report" : "the dry run's report");
 		return false;
 	}
-	na = (long long)ra->valuedouble;
-	nb = (long long)rb->valuedouble;
 	if (strcmp(str_at(da, "sha256", NULL), str_at(db, "sha256", NULL)) == 0) {
 		line(fn, arg, false, "class %s: %s: match (%lld row%s)", class_name, what, na,
 		     na == 1 ? "" : "s");

@@ -194,8 +194,9 @@ get_int(const cJSON *obj, const char *field, int lo, int hi, int *out, const cha
 	if (!cJSON_IsNumber(item))
 		return ret_fail(err, RET_USAGE, "%s: %s: field \"%s\" must be a number", origin, where,
 		                field);
+	/* The range first: a cast of 1e99 (or NaN) to an integer type is undefined. */
 	v = item->valuedouble;
-	if (v != (double)(long long)v || v < lo || v > hi)
+	if (!(v >= lo && v <= hi) || v != (double)(int)v)
 		return ret_fail(err, RET_USAGE, "%s: %s: field \"%s\" must be an integer from %d to %d",
 		                origin, where, field, lo, hi);
 	*out = (int)v;

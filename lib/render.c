@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonnum.h"
 #include "strbuf.h"
 
 #define MAX_COLS 12
@@ -220,12 +221,13 @@ static const char *
 jnum(const cJSON *obj, const char *name, char *buf, size_t len)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	long long n;
 
-	if (!cJSON_IsNumber(v)) {
+	if (!json_long_long(v, &n)) {
 		snprintf(buf, len, "%s", cJSON_IsNull(v) || v == NULL ? "" : "?");
 		return buf;
 	}
-	snprintf(buf, len, "%lld", (long long)v->valuedouble);
+	snprintf(buf, len, "%lld", n);
 	return buf;
 }
 
