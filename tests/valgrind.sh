@@ -54,13 +54,15 @@ status=0
 memcheck() { # NAME ARGS...
   local name=$1
   shift
-  valgrind --tool=memcheck --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
-    --errors-for-leak-kinds=definite,indirect --log-file="$tmp/$name.vg" \
+  valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+    --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+    --log-file="$tmp/$name.vg" \
     "$BIN" run --policy "$tmp/policy.json" --report-dir "$tmp/reports" \
     --archive-dir "$tmp/archive" --progress-interval 0 "$@" 2>"$tmp/$name.log"
   local rc=$?
   local summary
-  summary=$(grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|in use at exit|All heap blocks' "$tmp/$name.vg" | sed 's/^==[0-9]*== *//')
+  summary=$(grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|in use at exit|All heap' \
+    "$tmp/$name.vg" | sed 's/^==[0-9]*== *//')
   if [ $rc -eq 0 ]; then
     echo "$name: clean (exit 0)"
   else

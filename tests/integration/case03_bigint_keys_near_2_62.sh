@@ -51,7 +51,8 @@ assert_eq "young rows left, keys intact" \
   "-9223372036854775808 2147483650 4611686018427387900 4611686018427387901" \
   "$(q "SELECT string_agg(id::text, ' ' ORDER BY id) FROM app.big")"
 assert_eq "purge table keeps its young rows" 7 "$(q "SELECT count(*) FROM app.bigp")"
-assert_eq "segment rows add up" 3011 "$(report_eval 'sum(s["rows"] for s in r["archive_segments"])')"
+assert_eq "segment rows add up" 3011 \
+  "$(report_eval 'sum(s["rows"] for s in r["archive_segments"])')"
 while read -r file; do
   zcat "$ARCHIVE/$file" | psql -X -q -v ON_ERROR_STOP=1 \
     -c "\\copy app.restored FROM STDIN WITH (FORMAT csv, HEADER true)" || die "restore $file"

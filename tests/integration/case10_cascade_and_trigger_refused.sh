@@ -31,8 +31,10 @@ policy() { # ORDERS_EXTRA EVENTS_EXTRA
    "action": "purge", "retain": "90 days"$2}]}
 EOF2
 }
-counts() { q "SELECT (SELECT count(*) FROM app.orders) || ' ' || (SELECT count(*) FROM app.lines)
-               || ' ' || (SELECT count(*) FROM app.events) || ' ' || (SELECT count(*) FROM app.audit)"; }
+counts() {
+  q "SELECT (SELECT count(*) FROM app.orders) || ' ' || (SELECT count(*) FROM app.lines) || ' '
+       || (SELECT count(*) FROM app.events) || ' ' || (SELECT count(*) FROM app.audit)"
+}
 
 policy "" ""
 run_job --policy "$WORK/policy.json"
@@ -40,10 +42,12 @@ assert_eq "uncovered cascade and trigger: exit 3" 3 "$rc"
 assert_eq "status refused" refused "$(report_get '["status"]')"
 assert_eq "nothing touched" "10 10 10 0" "$(counts)"
 assert_eq "cascade guard names the foreign key" \
-  'foreign key "lines_order_fk" on app.lines is ON DELETE CASCADE and app.lines is not in the class'"'"'s allow_cascade_to' \
-  "$(class_get orders guard | python3 -c 'import ast,sys; print(ast.literal_eval(sys.stdin.read())["detail"])')"
+  "foreign key \"lines_order_fk\" on app.lines is ON DELETE CASCADE and app.lines is not in\
+ the class's allow_cascade_to" \
+  "$(report_eval '[c["guard"]["detail"] for c in r["classes"] if c["name"] == "orders"][0]')"
 assert_eq "trigger guard names the trigger" \
-  'trigger "events_audit" fires on DELETE from app.events and is not in the class'"'"'s allow_triggers' \
+  "trigger \"events_audit\" fires on DELETE from app.events and is not in the class's\
+ allow_triggers" \
   "$(report_eval '[g["detail"] for g in r["guards"] if g["class"] == "events"][0]')"
 assert_eq "guards listed" "orders:cascade events:trigger" \
   "$(report_eval '" ".join(g["class"] + ":" + g["guard"] for g in r["guards"])')"

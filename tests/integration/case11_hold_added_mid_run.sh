@@ -42,7 +42,8 @@ rc=$?
 assert_eq "run exits 0" 0 "$rc"
 assert_match "the hold came while the run was in progress" '^[0-9]+$' "$left_at_hold"
 [ "$left_at_hold" -gt 1000 ] || die "the run was nearly done before the hold ($left_at_hold left)"
-assert_eq "customer 9 rows all stay" 150 "$(q "SELECT count(*) FROM app.media WHERE customer_id = 9")"
+assert_eq "customer 9 rows all stay" 150 \
+  "$(q "SELECT count(*) FROM app.media WHERE customer_id = 9")"
 assert_eq "customer 3 rows all stay" "$held3" \
   "$(q "SELECT count(*) FROM app.media WHERE customer_id = 3")"
 assert_eq "nothing else stays" 0 \

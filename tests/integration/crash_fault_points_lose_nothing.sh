@@ -71,7 +71,8 @@ SQL
   retention verify --public-key "$PUB" --archive-dir "$ARCHIVE" "$(latest_report)" >"$WORK/v.out"
   assert_eq "$fault: rerun report verifies" 0 "$?"
   killed=$(report_eval 'r["unfinished_runs"][0]')
-  assert_eq "$fault: killed run named unfinished" "[\"$killed\"]" "$(report_get '["unfinished_runs"]')"
+  assert_eq "$fault: killed run named unfinished" "[\"$killed\"]" \
+    "$(report_get '["unfinished_runs"]')"
 
   # The chain: a run killed before its report is a note (a gap the ledger explains); what a
   # run killed halfway through its report left (.tmp, .sig) is set aside by the rerun.
@@ -118,7 +119,8 @@ SQL
   cycles=$((cycles + 1))
   assert_eq "purge $fault: rerun exits 0" 0 "$rc"
   assert_eq "purge $fault: rerun purged what was left" "$left" "$(class_get p purged)"
-  assert_eq "purge $fault: no old row left" 0 "$(q "SELECT count(*) FROM app.p WHERE body <> 'young'")"
+  assert_eq "purge $fault: no old row left" 0 \
+    "$(q "SELECT count(*) FROM app.p WHERE body <> 'young'")"
   assert_eq "purge $fault: young rows stay" "$((cycles - 7))" \
     "$(q "SELECT count(*) / 20 FROM app.p WHERE body = 'young'")"
 done

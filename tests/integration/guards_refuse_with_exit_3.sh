@@ -83,7 +83,8 @@ time_t time(time_t *t)
 C
   LD_PRELOAD=$WORK/skew.so run_job --policy "$WORK/policy.json"
   assert_eq "clock skew: exit 3" 3 "$rc"
-  assert_match "clock skew: says by how much" 'guard clock: the database clock is (359[0-9]|360[0-9]) s behind' \
+  assert_match "clock skew: says by how much" \
+    'guard clock: the database clock is (359[0-9]|360[0-9]) s behind' \
     "$(cat "$WORK/run.log")"
   assert_eq "clock skew: in the report's guards" clock \
     "$(report_eval '[g["guard"] for g in r["guards"]][0]')"
