@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# When the archive cannot be written (a full disk, by fault point, or an
-# archive dir whose parent is a file), the archive batch rolls back: the class
-# fails and says why, its table is unchanged, no segment is committed or left
-# beside the committed ones, the other classes still run, and the exit is 1.
+# When the archive cannot be written (a full disk, by fault point), the
+# archive batch rolls back: the class fails and says why, its table is
+# unchanged, no segment is committed or left beside the committed ones, the
+# other classes still run, and the exit is 1. An archive dir that cannot be
+# made at all (its parent is a file) is refused before any row is touched.
 . "$(dirname "$0")/lib.sh"
 setup_db
 
@@ -50,15 +51,15 @@ q "INSERT INTO app.logs SELECT 1000 + i, now() - interval '100 days' FROM genera
 retention run --report-dir "$REPORTS" --archive-dir "$WORK/notadir/archive" \
   --signing-key "$KEY" --progress-interval 0 --policy "$WORK/policy.json" 2>"$WORK/run.log"
 rc=$?
-assert_eq "unusable archive dir: exit 1" 1 "$rc"
-assert_eq "unusable archive dir: status failed" failed "$(report_get '["status"]')"
+# Refused before any row is touched (exit 2): no class runs, not even the purge class.
+assert_eq "unusable archive dir: refused, exit 2" 2 "$rc"
 assert_match "unusable archive dir: the log names the path" 'notadir/archive' \
   "$(grep -m1 '"level":"error"' "$WORK/run.log")"
 assert_eq "unusable archive dir: table unchanged" "$before" "$(md5_esc)"
 assert_eq "unusable archive dir: no committed segment" 0 \
   "$(q "SELECT count(*) FROM retention.archive_segments")"
-assert_eq "unusable archive dir: the purge class still ran" "failed ok 5" \
-  "$(class_get esc status) $(class_get logs status) $(class_get logs purged)"
+assert_eq "unusable archive dir: the purge class's rows stay too" 5 \
+  "$(q "SELECT count(*) FROM app.logs")"
 sleep 1
 
 # With the disk back, the rerun archives everything once.
