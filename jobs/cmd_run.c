@@ -182,11 +182,11 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 			goto done;
 		}
 		/* What runs killed mid-report left would break every later chain check. */
-		if (!opt.dry_run && st.n_unfinished > 0) {
+		if (!opt->dry_run && st.n_unfinished > 0) {
 			ret_error aerr;
 
 			ret_error_clear(&aerr);
-			if (report_set_aside_incomplete(&st, report_dir, &aerr) != RET_OK)
+			if (report_set_aside_incomplete(&st, a->report_dir, &aerr) != RET_OK)
 				engine_warn(&st, "%s", aerr.message);
 		}
 		if (st.outcome == RET_OK) {
@@ -236,10 +236,10 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 		 * report's hash there, the next run would chain past this report. One
 		 * new session records it; the advisory lock went with the old one.
 		 */
-		if (!opt.dry_run && st.ledger_row && conn && db_lost(conn)) {
+		if (!opt->dry_run && st.ledger_row && conn && db_lost(conn)) {
 			PGconn *again = NULL;
 
-			if (db_connect(conninfo, &again, &rerr) == RET_OK) {
+			if (db_connect(a->conninfo, &again, &rerr) == RET_OK) {
 				log_msg(LOG_INFO, NULL, "reconnected to record the report in the ledger");
 				db_close(conn);
 				conn = st.conn = again;
