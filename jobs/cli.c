@@ -51,6 +51,24 @@ cli_bad_option(const char *command, int c, char *const *argv)
 }
 
 bool
+cli_repeated(const char *command, const struct option *options, int c, cli_seen *seen)
+{
+	if (c <= 0 || c > 255 || c == '?' || c == ':' || c == 'h')
+		return false;
+	if (!seen->given[c]) {
+		seen->given[c] = 1;
+		return false;
+	}
+	for (const struct option *o = options; o->name; o++)
+		if (o->val == c) {
+			cli_usage(command, "option --%s is given twice", o->name);
+			return true;
+		}
+	cli_usage(command, "option -%c is given twice", c);
+	return true;
+}
+
+bool
 cli_parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end = NULL;

@@ -2,6 +2,7 @@
 #ifndef RETENTION_CLI_H
 #define RETENTION_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include "error.h"
@@ -28,6 +29,18 @@ int cli_usage(const char *command, const char *fmt, ...) __attribute__((format(p
  * line, like every other, goes through the logger.
  */
 int cli_bad_option(const char *command, int c, char *const *argv);
+
+/* Which options a command has been given so far; zero-initialise. */
+typedef struct cli_seen {
+	unsigned char given[256];
+} cli_seen;
+
+/*
+ * True, after logging a usage error, when option c (a getopt_long result)
+ * was given before: a second --match or --policy would otherwise replace the
+ * first without a word. Options meant to repeat are not passed here.
+ */
+bool cli_repeated(const char *command, const struct option *options, int c, cli_seen *seen);
 
 /* Parses a whole decimal integer in [lo, hi]; false otherwise. */
 bool cli_parse_long(const char *s, long lo, long hi, long *out);

@@ -149,6 +149,7 @@ cmd_db(int argc, char **argv)
 	const char *action;
 	bool apply = false;
 	int c;
+	cli_seen seen = {0};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		help();
@@ -157,6 +158,8 @@ cmd_db(int argc, char **argv)
 	action = argv[1];
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
+		if (cli_repeated("db", options, c, &seen))
+			return RET_EXIT_USAGE;
 		switch (c) {
 		case 'd':
 			conninfo = optarg;

@@ -91,6 +91,7 @@ cmd_hold(int argc, char **argv)
 	ret_error err;
 	const char *action;
 	int c, exit_code = 0;
+	cli_seen seen = {0};
 
 	ret_error_clear(&err);
 	memset(&req, 0, sizeof(req));
@@ -101,6 +102,8 @@ cmd_hold(int argc, char **argv)
 	action = argv[1];
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
+		if (cli_repeated("hold", options, c, &seen))
+			return RET_EXIT_USAGE;
 		switch (c) {
 		case 't':
 			ticket = optarg;

@@ -32,9 +32,12 @@ cmd_keygen(int argc, char **argv)
 	char pubbuf[4096];
 	ret_error err;
 	int c;
+	cli_seen seen = {0};
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (cli_repeated("keygen", options, c, &seen))
+			return RET_EXIT_USAGE;
 		if (c == 'o')
 			out = optarg;
 		else if (c == 'u')

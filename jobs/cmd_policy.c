@@ -152,6 +152,7 @@ cmd_policy(int argc, char **argv)
 	ret_error err;
 	ret_code outcome;
 	int c, exit_code;
+	cli_seen seen = {0};
 
 	memset(&r, 0, sizeof(r));
 	ret_error_clear(&err);
@@ -163,6 +164,8 @@ cmd_policy(int argc, char **argv)
 		return cli_usage("policy", "unknown action \"%s\" (check)", argv[1]);
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
+		if (cli_repeated("policy", options, c, &seen))
+			return RET_EXIT_USAGE;
 		switch (c) {
 		case 'p':
 			path = optarg;

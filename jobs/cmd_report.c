@@ -23,8 +23,9 @@ help(void)
 	       "now with the --public-key keys (without one it says \"not checked\"). The HTML is\n"
 	       "one self-contained page that prints on A4. Default format: text, to stdout.\n"
 	       "--help prints this text.\n\n"
-	       "Exit status: 0 rendered with a valid signature (or none checked), 1 rendered but\n"
-	       "the signature is missing, unknown or invalid, 2 usage error.\n");
+	       "Exit status: 0 rendered with a valid signature (or, with no --public-key, a\n"
+	       "signature file present but not checked), 1 rendered but the signature is\n"
+	       "missing, unknown or invalid, 2 usage error.\n");
 }
 
 /* Writes text to path (or stdout for NULL). */
@@ -64,6 +65,7 @@ cmd_report(int argc, char **argv)
 	size_t len = 0;
 	ret_error err;
 	int c, exit_code = RET_EXIT_OK;
+	cli_seen seen = {0};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		help();
@@ -76,6 +78,10 @@ cmd_report(int argc, char **argv)
 		return RET_EXIT_RUNTIME;
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
+		if (c != 'k' && cli_repeated("report", options, c, &seen)) {
+			exit_code = RET_EXIT_USAGE;
+			goto done;
+		}
 		switch (c) {
 		case 'f':
 			if (strcmp(optarg, "text") == 0)

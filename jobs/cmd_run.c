@@ -317,6 +317,7 @@ cmd_run(int argc, char **argv)
 	uuid_t u;
 	long v;
 	int c, exit_code;
+	cli_seen seen = {0};
 
 	/* The run ID first, so that every line this run logs carries it. */
 	uuid_generate_random(u);
@@ -329,6 +330,8 @@ cmd_run(int argc, char **argv)
 	/* Options. */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (cli_repeated("run", options, c, &seen))
+			return RET_EXIT_USAGE;
 		switch (c) {
 		case 'p':
 			a.policy_path = optarg;

@@ -230,9 +230,12 @@ cmd_verify(int argc, char **argv)
 	int nkeys = 0;
 	ret_error err;
 	int c, exit_code;
+	cli_seen seen = {0};
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (c != 'k' && cli_repeated("verify", options, c, &seen))
+			return RET_EXIT_USAGE;
 		switch (c) {
 		case 'k':
 			if (nkeys == MAX_KEYS)

@@ -65,22 +65,77 @@ notice_to_log(void *arg, const PGresult *res)
 	        "server says: %s", primary ? primary : "(no message)");
 }
 
+/* Overwrites every occurrence of secret in text with asterisks, in place. */
+static void
+redact(char *text, const char *secret)
+{
+	size_t n;
+	char *at;
+
+	if (secret == NULL || secret[0] == '\0')
+		return;
+	n = strlen(secret);
+	while ((at = strstr(text, secret)) != NULL)
+		memset(at, '*', n);
+}
+
+/*
+ * The password a conninfo string carries, as a malloc'd copy, or NULL. A
+ * string libpq cannot parse is refused here, because libpq's parse errors
+ * quote the offending part of it, password included.
+ */
+static ret_code
+conninfo_password(const char *conninfo, char **password, ret_error *err)
+{
+	PQconninfoOption *opts;
+	char *perr = NULL;
+
+	*password = NULL;
+	opts = PQconninfoParse(conninfo, &perr);
+	if (opts == NULL) {
+		if (perr)
+			PQfreemem(perr);
+		ret_fail(err, RET_USAGE, "the connection string is not valid (libpq's detail is"
+		         " withheld: it may quote a password)");
+		ret_hint(err, "write it as key=value pairs or as a postgresql:// URI with special"
+		         " characters percent-encoded");
+		return RET_USAGE;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+			*password = strdup(o->val);
+	PQconninfoFree(opts);
+	return RET_OK;
+}
+
 ret_code
 db_connect(const char *conninfo, PGconn **out, ret_error *err)
 {
 	PGconn *conn;
+	char *password = NULL;
 	ret_code rc;
 
 	*out = NULL;
+	if (conninfo && conninfo[0]) {
+		rc = conninfo_password(conninfo, &password, err);
+		if (rc != RET_OK)
+			return rc;
+	}
 	conn = PQconnectdb(conninfo ? conninfo : "");
-	if (conn == NULL)
+	if (conn == NULL) {
+		free(password);
 		return ret_fail(err, RET_RUNTIME, "cannot allocate a connection");
+	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		/* PQerrorMessage names host and user, never the password. */
+		/* libpq names host and user; a password it echoes anyway is masked. */
 		db_fail(conn, NULL, "cannot connect to the database", err);
+		if (err)
+			redact(err->message, password);
+		free(password);
 		PQfinish(conn);
 		return RET_RUNTIME;
 	}
+	free(password);
 	PQsetNoticeReceiver(conn, notice_to_log, NULL);
 	rc = db_exec(conn, "session setup", session_setup, err);
 	if (rc != RET_OK) {

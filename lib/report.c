@@ -722,17 +722,17 @@ report_check_signature(const char *path, const char *text, size_t len, const cJS
 		snprintf(detail, detail_len, "the report is unsigned (it names no signing key)");
 		return REPORT_SIG_UNSIGNED;
 	}
-	if (signing_keyring_count(ring) == 0) {
-		snprintf(detail, detail_len, "signature not checked: no public key given (signed by %s)",
-		         fp);
-		return REPORT_SIG_NOT_CHECKED;
-	}
+	/* A missing signature shows without any key: it is never "not checked". */
 	snprintf(sigpath, sizeof(sigpath), "%s.sig", path);
 	sig = slurp(sigpath, 1024, &siglen);
 	key = signing_keyring_find(ring, fp);
 	if (sig == NULL) {
 		snprintf(detail, detail_len, "no signature file %s", sigpath);
 		status = REPORT_SIG_MISSING;
+	} else if (signing_keyring_count(ring) == 0) {
+		snprintf(detail, detail_len, "signature not checked: no public key given (signed by %s)",
+		         fp);
+		status = REPORT_SIG_NOT_CHECKED;
 	} else if (key == NULL) {
 		snprintf(detail, detail_len, "signed by an unknown key %s (not among the public keys "
 		         "given)", fp);

@@ -56,6 +56,11 @@ out=$(retention report render "$report" 2>&1)
 assert_eq "without a key it renders" 0 "$?"
 assert_match "and says the signature was not checked" "Signature +signature not checked: no public key given" "$out"
 
+cp "$report" "$WORK/nosig.json"
+out=$(retention report render "$WORK/nosig.json" 2>&1)
+assert_eq "a report without its .sig fails even without a key" 1 "$?"
+assert_match "and names the missing file" "Signature +no signature file .*nosig.json.sig" "$out"
+
 retention keygen --out "$WORK/other.pem" >/dev/null
 out=$(retention report render "$report" --public-key "$WORK/other.pub.pem" 2>&1)
 assert_eq "an unknown key fails" 1 "$?"
