@@ -35,6 +35,17 @@ catalog_check_timezone(PGconn *conn, const char *tz, const char *origin, ret_err
 	PGresult *res = NULL;
 	ret_code rc;
 
+	/*
+	 * Names whose meaning is not a place: "localtime" and "posixrules" are
+	 * whatever the server's tz files point at, "Factory" is a placeholder. A
+	 * calendar-day cutoff must not move when a server is reinstalled.
+	 */
+	if (strcmp(tz, "localtime") == 0 || strcmp(tz, "posixrules") == 0 ||
+	    strcmp(tz, "Factory") == 0)
+		return ret_fail(err, RET_USAGE,
+		                "%s: policy: field \"timezone\": \"%s\" names no place; give an IANA"
+		                " zone such as \"Europe/Berlin\" or \"UTC\"",
+		                origin, tz);
 	rc = db_query(conn, "time zone lookup",
 	              "SELECT 1 FROM pg_timezone_names WHERE name = $1"
 	              " UNION ALL SELECT 1 WHERE upper($1) = 'UTC'",

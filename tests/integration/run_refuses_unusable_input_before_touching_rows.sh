@@ -2,8 +2,9 @@
 # Input the run cannot use is refused with exit 2 before any row is touched:
 # a report or archive directory that cannot take files (no report means no
 # evidence, so no run), an as-of time that is infinite or absurd, a retention
-# beyond the server's calendar, a policy that is not UTF-8. A dry run of an
-# archive class needs no archive directory at all.
+# beyond the server's calendar, a policy that is not UTF-8, a time zone that
+# names no place ("localtime", "Factory"). A dry run of an archive class needs
+# no archive directory at all.
 . "$(dirname "$0")/lib.sh"
 setup_db
 
@@ -48,6 +49,14 @@ assert_match "says so" "not valid UTF-8" "$(cat "$WORK/run.log")"
 
 retention hold add --ticket T-1 --match id=1 --reason "$(printf 'bad\xff')" 2>"$WORK/run.log"
 assert_eq "hold reason that is not UTF-8: exit 2" 2 "$?"
+
+for tz in localtime posixrules Factory; do
+  sed "s/\"classes\"/\"timezone\": \"$tz\", \"classes\"/" "$WORK/policy.json" >"$WORK/tz.json"
+  run_job --policy "$WORK/tz.json"
+  assert_eq "time zone $tz, which names no place: exit 2" 2 "$rc"
+  assert_match "... names the field" 'field \\"timezone\\"' "$(cat "$WORK/run.log")"
+done
+assert_eq "... nothing removed" 100 "$(q "SELECT count(*) FROM app.esc")"
 
 retention run --policy "$WORK/policy.json" --report-dir "$REPORTS" --dry-run \
   --progress-interval 0 2>"$WORK/run.log"
