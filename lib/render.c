@@ -475,6 +475,35 @@ segments_section(doc *d, const cJSON *r)
 	}
 }
 
+/* Partitions a class removed whole, or tried to, with their rows and outcome. */
+static void
+partitions_section(doc *d, const cJSON *r)
+{
+	static const char *const headers[] = {"class", "partition", "#rows", "outcome", "reason"};
+	const cJSON *c, *p;
+	int n = 0;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "classes"))
+		n += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "partitions"));
+	if (n == 0)
+		return;
+	heading(d, "Partitions removed whole");
+	table_start(d, 5, headers);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "classes"))
+	{
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(c, "partitions"))
+		{
+			char rows[32];
+			const char *cells[5] = {jstr(c, "name"), jstr(p, "name"),
+			                        jnum(p, "rows", rows, sizeof(rows)), jstr(p, "outcome"),
+			                        jstr(p, "reason")};
+
+			table_row(d, cells);
+		}
+	}
+	table_end(d);
+}
+
 static void
 notes_section(doc *d, const cJSON *r)
 {
@@ -561,6 +590,7 @@ render_report(const cJSON *report, const char *file_name, report_sig_status sig,
 	classes_section(&d, report);
 	holds_section(&d, report);
 	segments_section(&d, report);
+	partitions_section(&d, report);
 	notes_section(&d, report);
 
 	end_kv(&d);

@@ -69,6 +69,9 @@ assert_eq "eligible equals the dry run's" "$(class_get events eligible "$dry")" 
 assert_eq "report: the old partition dropped with its rows" '[["app.p_old", 3, "dropped"]]' \
   "$(report_eval 'json.dumps([[p["name"], p["rows"], p["outcome"]] for p in
      r["classes"][0]["partitions"]])')"
+assert_match "the sign-off view lists the dropped partition" \
+  "Partitions removed whole.*events +app.p_old +3 +dropped" \
+  "$(retention report render "$(latest_report)" --public-key "$PUB" | tr '\n' ' ')"
 assert_eq "p_old is gone" 0 "$(q "SELECT count(*) FROM pg_class WHERE relname = 'p_old'")"
 assert_eq "held partition stays, its held row with it" "6" \
   "$(q "SELECT string_agg(id::text, ',') FROM app.p_held")"
