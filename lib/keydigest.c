@@ -18,6 +18,7 @@ keydigest_empty(key_digest *d)
 {
 	d->computed = true;
 	d->rows = 0;
+	d->reads = 0;
 	sha256_hex((const unsigned char *)"", 0, d->sha256);
 }
 
@@ -27,12 +28,18 @@ keydigest_capture_open(PGconn *conn, int class_index, char *table, size_t len, r
 	char sql[256];
 	ret_code rc;
 
-	/* pg_temp: private to this session, gone with it, and never WAL-logged. */
+	/*
+	 * pg_temp: private to this session, gone with it, and never WAL-logged.
+	 * The index keeps the keys in digest order as the batches add them, so the
+	 * digest reads them in short chunks at the end: sorting them then would be
+	 * one statement, and one long transaction, over every removed key.
+	 */
 	snprintf(table, len, "pg_temp.retention_removed_keys_%d", class_index);
 	snprintf(sql, sizeof(sql),
 	         "CREATE TEMPORARY TABLE IF NOT EXISTS retention_removed_keys_%d (k text);"
-	         " TRUNCATE %s",
-	         class_index, table);
+	         " CREATE INDEX IF NOT EXISTS retention_removed_keys_%d_k"
+	         " ON %s (k COLLATE \"C\"); TRUNCATE %s",
+	         class_index, class_index, table, table);
 	rc = db_exec(conn, "key capture table", sql, err);
 	if (rc != RET_OK)
 		table[0] = '\0';
@@ -150,11 +157,13 @@ digest_cursor(PGconn *conn, const char *sql, bool kinds, key_digest *first, key_
 
 	first->computed = true;
 	first->rows = rows[0];
+	first->reads = 1;
 	sha256_final_hex(ctx[0], first->sha256);
 	ctx[0] = NULL;
 	if (second) {
 		second->computed = true;
 		second->rows = rows[1];
+		second->reads = 1;
 		sha256_final_hex(ctx[1], second->sha256);
 		ctx[1] = NULL;
 	}
@@ -163,6 +172,143 @@ done:
 	sha256_free(ctx[0]);
 	sha256_free(ctx[1]);
 	free(text);
+	return rc;
+}
+
+/* Keys per chunk of a keyed read: RETENTION_DIGEST_CHUNK_ROWS, or KEYDIGEST_FETCH_ROWS. */
+static int
+chunk_rows(void)
+{
+	const char *v = getenv("RETENTION_DIGEST_CHUNK_ROWS");
+	char *end = NULL;
+	long n;
+
+	if (v == NULL || v[0] == '\0')
+		return KEYDIGEST_FETCH_ROWS;
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || n < 1 || n > KEYDIGEST_FETCH_ROWS)
+		return KEYDIGEST_FETCH_ROWS;
+	return (int)n;
+}
+
+/* Rows at the end of res whose column 0 equals the last row's, byte for byte. */
+static int
+trailing_run(const PGresult *res)
+{
+	int n = PQntuples(res);
+	int len = PQgetlength(res, n - 1, 0);
+	const char *last = PQgetvalue(res, n - 1, 0);
+	int run = 1;
+
+	while (run < n && PQgetlength(res, n - 1 - run, 0) == len &&
+	       memcmp(PQgetvalue(res, n - 1 - run, 0), last, (size_t)len) == 0)
+		run++;
+	return run;
+}
+
+/*
+ * Hashes the keys of a capture table in digest order, in chunks that are
+ * each one statement and so one short transaction: the keys after the last
+ * one read, in byte order through the table's index. A key need not be
+ * unique, so a chunk that ends on a key is followed by the rest of that
+ * key's copies (counted, through the index) before the next chunk starts
+ * after it. The NULLs come last, as they sort. The bytes hashed are those
+ * of "SELECT k ... ORDER BY k COLLATE "C"" read through a cursor.
+ */
+static ret_code
+digest_keyed(PGconn *conn, const char *table, key_digest *d, ret_error *err)
+{
+	sha256_ctx *ctx = NULL;
+	PGresult *res = NULL;
+	strbuf first = {0}, next = {0}, same = {0}, nulls = {0};
+	char *sql_first = NULL, *sql_next = NULL, *sql_same = NULL, *sql_nulls = NULL;
+	char *last = NULL;
+	int64_t rows = 0;
+	int reads = 1; /* the NULLs */
+	int limit = chunk_rows();
+	ret_code rc = RET_OK;
+
+	ctx = sha256_new();
+	strbuf_appendf(&first, "SELECT k COLLATE \"C\" FROM %s WHERE k IS NOT NULL"
+	                       " ORDER BY k COLLATE \"C\" LIMIT %d", table, limit);
+	strbuf_appendf(&next, "SELECT k COLLATE \"C\" FROM %s WHERE k COLLATE \"C\" > $1"
+	                      " ORDER BY k COLLATE \"C\" LIMIT %d", table, limit);
+	strbuf_appendf(&same, "SELECT count(*) FROM %s WHERE k COLLATE \"C\" = $1", table);
+	strbuf_appendf(&nulls, "SELECT count(*) FROM %s WHERE k IS NULL", table);
+	sql_first = strbuf_take(&first);
+	sql_next = strbuf_take(&next);
+	sql_same = strbuf_take(&same);
+	sql_nulls = strbuf_take(&nulls);
+	if (ctx == NULL || !sql_first || !sql_next || !sql_same || !sql_nulls) {
+		rc = ret_fail(err, RET_RUNTIME, "out of memory");
+		goto done;
+	}
+
+	for (;;) {
+		const char *params[1] = {last};
+		int64_t copies;
+		int n;
+
+		rc = db_query(conn, "key digest", last ? sql_next : sql_first, last ? 1 : 0, params,
+		              &res, err);
+		if (rc != RET_OK)
+			goto done;
+		reads++;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++)
+			hash_key(ctx, res, i, 0);
+		rows += n;
+		if (n < limit)
+			break;
+
+		/* A full chunk: the last key's copies beyond it, then the next chunk after it. */
+		copies = trailing_run(res);
+		free(last);
+		last = strdup(PQgetvalue(res, n - 1, 0));
+		if (last == NULL) {
+			rc = ret_fail(err, RET_RUNTIME, "out of memory");
+			goto done;
+		}
+		PQclear(res);
+		res = NULL;
+		params[0] = last;
+		rc = db_query(conn, "key digest", sql_same, 1, params, &res, err);
+		if (rc != RET_OK)
+			goto done;
+		reads++;
+		for (int64_t t = strtoll(PQgetvalue(res, 0, 0), NULL, 10) - copies; t > 0; t--) {
+			sha256_update(ctx, last, strlen(last));
+			sha256_update(ctx, "\n", 1);
+			rows++;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	PQclear(res);
+	res = NULL;
+
+	rc = db_query(conn, "key digest", sql_nulls, 0, NULL, &res, err);
+	if (rc != RET_OK)
+		goto done;
+	for (int64_t t = strtoll(PQgetvalue(res, 0, 0), NULL, 10); t > 0; t--) {
+		sha256_update(ctx, "\\N\n", 3);
+		rows++;
+	}
+
+	d->computed = true;
+	d->rows = rows;
+	d->reads = reads;
+	sha256_final_hex(ctx, d->sha256);
+	ctx = NULL;
+
+done:
+	PQclear(res);
+	sha256_free(ctx);
+	free(last);
+	free(sql_first);
+	free(sql_next);
+	free(sql_same);
+	free(sql_nulls);
 	return rc;
 }
 
@@ -201,12 +347,7 @@ keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_s
 	ret_code rc;
 
 	if (table && table[0]) {
-		strbuf_appendf(&sb, "SELECT k FROM %s ORDER BY k COLLATE \"C\"", table);
-		sql = strbuf_take(&sb);
-		if (sql == NULL)
-			return ret_fail(err, RET_RUNTIME, "out of memory");
-		rc = digest_cursor(conn, sql, false, removed, NULL, err);
-		free(sql);
+		rc = digest_keyed(conn, table, removed, err);
 		if (rc != RET_OK)
 			return rc;
 	} else {

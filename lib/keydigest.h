@@ -11,7 +11,9 @@
  * order, so each batch's DELETE also inserts the keys it removed into a
  * temporary table of the job's session, in the batch's own transaction (a
  * batch that rolls back records nothing); at the end that table is read back
- * sorted. It costs one temporary row per removed row, on disk, not in memory.
+ * in order through its index, in chunks that are each their own short
+ * transaction. It costs one temporary row and one index entry per removed
+ * row, on disk, not in memory.
  */
 #ifndef RETENTION_KEYDIGEST_H
 #define RETENTION_KEYDIGEST_H
@@ -28,9 +30,15 @@ typedef struct key_digest {
 	bool computed;
 	int64_t rows;
 	char sha256[65];
+	int reads; /* statements (each its own transaction in a real run) that read the keys */
 } key_digest;
 
-/* Rows per FETCH from the digest cursor: bounds the memory a digest takes. */
+/*
+ * Rows per FETCH from the digest cursor, and keys per chunk when a real run
+ * reads its removed keys back: bounds the memory a digest takes. Tests may
+ * lower the chunk with the environment variable RETENTION_DIGEST_CHUNK_ROWS
+ * (1 to this value) to make a small table take many chunks.
+ */
 #define KEYDIGEST_FETCH_ROWS 10000
 
 /*
@@ -65,7 +73,9 @@ ret_code keydigest_eligible_and_held(PGconn *conn, const class_catalog *cat, con
 /*
  * A real run's digests: the keys recorded in table (the digest of no keys
  * when table is empty), and, unless held is NULL, the held keys left in the
- * class's table.
+ * class's table. The recorded keys are read in chunks, each one statement in
+ * a transaction of its own (the connection must be idle), through the index
+ * keydigest_capture_open made, so no transaction lasts for the whole read.
  */
 ret_code keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
                                     const char *table, key_digest *removed, key_digest *held,

@@ -176,6 +176,47 @@ sqlbuild_stats(const class_catalog *cat, const class_sql *s)
 	return strbuf_take(&sb);
 }
 
+/* A TID range [from_block, to_block) of rel's heap; to_block < 0 reads to the end. */
+static void
+append_block_range(strbuf *sb, int64_t from_block, int64_t to_block)
+{
+	strbuf_appendf(sb, "t.ctid >= '(%lld,0)'::tid", (long long)from_block);
+	if (to_block >= 0)
+		strbuf_appendf(sb, " AND t.ctid < '(%lld,0)'::tid", (long long)to_block);
+}
+
+char *
+sqlbuild_stats_range(const char *rel, const class_catalog *cat, const class_sql *s,
+                     int64_t from_block, int64_t to_block)
+{
+	strbuf range = {0}, sb = {0};
+	char *r;
+
+	/*
+	 * sqlbuild_stats for one leaf and one block range, with the same two parts
+	 * and the same classification, so that the ranges' sums over a leaf are
+	 * its counts when nothing changes in between. ONLY: the leaf's own heap,
+	 * whose block numbers the range means.
+	 */
+	append_block_range(&range, from_block, to_block);
+	r = strbuf_take(&range);
+	if (r == NULL)
+		return NULL;
+	strbuf_appendf(&sb,
+	               "SELECT (SELECT count(*) FROM ONLY %s t WHERE %s),"
+	               " count(*) FILTER (WHERE k.kind = 'u'), count(*) FILTER (WHERE k.kind = 'h'),"
+	               " count(*) FILTER (WHERE k.kind = 'p'), count(*) FILTER (WHERE k.kind = 'e'),"
+	               " ((min(k.ctid) FILTER (WHERE k.kind = 'e'))::text::point)[0]::bigint,"
+	               " ((max(k.ctid) FILTER (WHERE k.kind = 'e'))::text::point)[0]::bigint"
+	               " FROM (SELECT t.ctid,"
+	               "  CASE WHEN t.%s IS NULL THEN 'u' WHEN %s THEN 'h' WHEN %s THEN 'p'"
+	               "   ELSE 'e' END AS kind"
+	               "  FROM ONLY %s t WHERE %s AND (t.%s IS NULL OR %s) OFFSET 0) k",
+	               rel, r, cat->ts, s->held, s->pinned, rel, r, cat->ts, s->old);
+	free(r);
+	return strbuf_take(&sb);
+}
+
 static void
 append_delete(strbuf *sb, const char *rel, const class_sql *s, int64_t from_block,
               int64_t to_block, int returning)

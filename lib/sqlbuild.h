@@ -46,6 +46,16 @@ void sqlbuild_free(class_sql *s);
 char *sqlbuild_stats(const class_catalog *cat, const class_sql *s);
 
 /*
+ * The same counts for one leaf relation rel (quoted), over the heap blocks
+ * [from_block, to_block) only (to_block < 0: to the relation's end), as one
+ * row: total, undated, held, pinned, eligible, first and last block with an
+ * eligible row (NULL when none). Summed over ranges that cover the leaf they
+ * are sqlbuild_stats's row for it on unchanged data. Caller frees.
+ */
+char *sqlbuild_stats_range(const char *rel, const class_catalog *cat, const class_sql *s,
+                           int64_t from_block, int64_t to_block);
+
+/*
  * DELETE of the eligible rows of relation rel between heap blocks
  * [from_block, to_block). returning adds "RETURNING t.*" for the archive.
  */
