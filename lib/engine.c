@@ -440,84 +440,70 @@ walk_retry(block_walk *w, const ret_error *err)
 	return true;
 }
 
-/* Counts one leaf range by range into l (zeroed by the caller), summing the counts and
- * widening the span of blocks that hold eligible rows. */
+/* One range's work on one leaf: [from, to) blocks, to -1 for "to the end". */
+typedef ret_code (*range_fn)(run_state *st, class_result *cr, const char *leaf, int64_t from,
+                             int64_t to, void *arg, ret_error *err);
+
+/* How a class's walks over whole leaves went, for the log. */
+typedef struct range_tally {
+	int64_t pages; /* the next range's size, carried from leaf to leaf */
+	int ranges;
+	double longest_ms;
+} range_tally;
+
+/*
+ * Runs fn over every block of one leaf (nblocks at the start; the last range
+ * reads to the end), each range one statement and its own transaction in
+ * autocommit, sized toward batch_target_ms.
+ */
 static ret_code
-count_leaf_ranges(run_state *st, class_result *cr, leaf_stats *l, int64_t nblocks,
-                  int64_t *pages, int *ranges, double *longest_ms, ret_error *err)
+walk_leaf(run_state *st, class_result *cr, const char *leaf, int64_t nblocks, range_tally *t,
+          range_fn fn, void *arg, ret_error *err)
 {
-	block_walk w = {.block = 0, .end = nblocks, .open_end = true, .pages = pages};
+	block_walk w = {.block = 0, .end = nblocks, .open_end = true, .pages = &t->pages};
 	int64_t from, to;
 
-	l->lo_block = l->hi_block = -1;
 	while (walk_next(&w, &from, &to)) {
-		PGresult *res = NULL;
-		char *sql = sqlbuild_stats_range(l->qname, &cr->cat, &cr->sql, from, to);
 		double t0 = now_seconds(), elapsed_ms;
-		int64_t lo, hi;
-		ret_code rc;
+		ret_code rc = fn(st, cr, leaf, from, to, arg, err);
 
-		if (sql == NULL)
-			return ret_fail(err, RET_RUNTIME, "out of memory");
-		rc = db_query(st->conn, "count rows", sql, 0, NULL, &res, err);
-		free(sql);
 		if (rc != RET_OK) {
 			if (db_lost(st->conn) || !walk_retry(&w, err))
 				return rc;
-			log_msg(LOG_WARNING, cr->cls->name, "count at block %lld failed (%s), retrying",
-			        (long long)from, err->message);
+			log_msg(LOG_WARNING, cr->cls->name, "range at block %lld of %s failed (%s), retrying",
+			        (long long)from, leaf, err->message);
 			continue;
 		}
-		l->total += db_int64(res, 0, 0);
-		l->undated += db_int64(res, 0, 1);
-		l->held += db_int64(res, 0, 2);
-		l->pinned += db_int64(res, 0, 3);
-		l->eligible += db_int64(res, 0, 4);
-		lo = db_int64(res, 0, 5);
-		hi = db_int64(res, 0, 6);
-		PQclear(res);
-		if (lo >= 0 && (l->lo_block < 0 || lo < l->lo_block))
-			l->lo_block = lo;
-		if (hi > l->hi_block)
-			l->hi_block = hi;
 		elapsed_ms = (now_seconds() - t0) * 1000.0;
-		(*ranges)++;
-		if (elapsed_ms > *longest_ms)
-			*longest_ms = elapsed_ms;
+		t->ranges++;
+		if (elapsed_ms > t->longest_ms)
+			t->longest_ms = elapsed_ms;
 		walk_advance(st->pol, &w, to, elapsed_ms);
 	}
 	return RET_OK;
 }
 
 /*
- * An executed run's counts, leaf by leaf and block range by block range, each
- * range its own short transaction: one scan of a large table would hold back
- * the xmin horizon (vacuum, for every table) for as long as it ran (19.9 s
- * for a 5M-row table). On unchanged data the sums are the one scan's numbers;
- * rows that change meanwhile are at worst counted as they were when their
- * range was read, and every DELETE re-checks them anyway. *ranged stays false
- * when some leaf's heap cannot be read by TID ranges (a server before 14, a
- * foreign or non-heap leaf, inheritance children, Citus, whose shards' ctids
- * mean nothing on the coordinator); the caller then counts in one scan.
+ * The leaves of a class's table with their sizes in blocks, in the order the
+ * one-statement count gives them, into *res (the caller clears it). *ranged
+ * is false when some leaf's heap cannot be read by TID ranges: a server
+ * before 14, a foreign or non-heap leaf, inheritance children (ONLY would
+ * leave them out), or Citus, whose shards' ctids mean nothing on the
+ * coordinator; the caller then reads the table in one statement as before.
  */
 static ret_code
-count_class_ranged(run_state *st, class_result *cr, bool *ranged, ret_error *err)
+list_leaves(run_state *st, class_result *cr, PGresult **res, bool *ranged, ret_error *err)
 {
 	char oid[16];
 	const char *params[1] = {oid};
-	int64_t pages = BATCH_START_PAGES < st->pol->batch_max_pages ? BATCH_START_PAGES
-	                                                              : st->pol->batch_max_pages;
-	leaf_stats *leaves = NULL;
-	PGresult *res = NULL;
-	double longest_ms = 0;
-	int n = 0, ranges = 0;
 	ret_code rc;
 
+	*res = NULL;
 	*ranged = false;
 	if (PQserverVersion(st->conn) < 140000)
 		return RET_OK;
 	snprintf(oid, sizeof(oid), "%u", cr->cat.oid);
-	rc = db_query(st->conn, "count rows",
+	rc = db_query(st->conn, "table leaves",
 	              "SELECT format('%I.%I', n.nspname, c.relname),"
 	              " pg_relation_size(c.oid) / current_setting('block_size')::bigint,"
 	              " c.relkind = 'r' AND coalesce(am.amname = 'heap', false)"
@@ -528,12 +514,76 @@ count_class_ranged(run_state *st, class_result *cr, bool *ranged, ret_error *err
 	              " WHERE c.oid IN (SELECT $1::oid"
 	              "  UNION SELECT relid FROM pg_partition_tree($1::oid) WHERE isleaf)"
 	              " AND c.relkind <> 'p' ORDER BY 1",
-	              1, params, &res, err);
+	              1, params, res, err);
 	if (rc != RET_OK)
 		return rc;
-	for (int i = 0; i < PQntuples(res); i++)
-		if (PQgetvalue(res, i, 2)[0] != 't')
-			goto done;
+	*ranged = true;
+	for (int i = 0; i < PQntuples(*res); i++)
+		if (PQgetvalue(*res, i, 2)[0] != 't')
+			*ranged = false;
+	return RET_OK;
+}
+
+/* Adds one range's counts to the leaf_stats at arg, widening its span of eligible blocks. */
+static ret_code
+count_range(run_state *st, class_result *cr, const char *leaf, int64_t from, int64_t to,
+            void *arg, ret_error *err)
+{
+	leaf_stats *l = arg;
+	PGresult *res = NULL;
+	char *sql = sqlbuild_stats_range(leaf, &cr->cat, &cr->sql, from, to);
+	int64_t lo, hi;
+	ret_code rc;
+
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = db_query(st->conn, "count rows", sql, 0, NULL, &res, err);
+	free(sql);
+	if (rc != RET_OK)
+		return rc;
+	l->total += db_int64(res, 0, 0);
+	l->undated += db_int64(res, 0, 1);
+	l->held += db_int64(res, 0, 2);
+	l->pinned += db_int64(res, 0, 3);
+	l->eligible += db_int64(res, 0, 4);
+	lo = db_int64(res, 0, 5);
+	hi = db_int64(res, 0, 6);
+	PQclear(res);
+	if (lo >= 0 && (l->lo_block < 0 || lo < l->lo_block))
+		l->lo_block = lo;
+	if (hi > l->hi_block)
+		l->hi_block = hi;
+	return RET_OK;
+}
+
+static int64_t
+start_pages(const policy *pol)
+{
+	return BATCH_START_PAGES < pol->batch_max_pages ? BATCH_START_PAGES : pol->batch_max_pages;
+}
+
+/*
+ * An executed run's counts, leaf by leaf and block range by block range, each
+ * range its own short transaction: one scan of a large table would hold back
+ * the xmin horizon (vacuum, for every table) for as long as it ran (19.9 s
+ * for a 5M-row table on a loaded machine). On unchanged data the sums are the
+ * one scan's numbers; rows that change meanwhile are counted as they were
+ * when their range was read, and every DELETE re-checks them anyway. *ranged
+ * stays false when list_leaves says so; the caller then counts in one scan.
+ */
+static ret_code
+count_class_ranged(run_state *st, class_result *cr, bool *ranged, ret_error *err)
+{
+	range_tally tally = {.pages = start_pages(st->pol)};
+	leaf_stats *leaves = NULL;
+	PGresult *res = NULL;
+	int n = 0;
+	ret_code rc;
+
+	rc = list_leaves(st, cr, &res, ranged, err);
+	if (rc != RET_OK || !*ranged)
+		goto done;
+	*ranged = false;
 	leaves = calloc((size_t)PQntuples(res) + 1, sizeof(leaf_stats));
 	if (leaves == NULL) {
 		rc = ret_fail(err, RET_RUNTIME, "out of memory");
@@ -544,8 +594,8 @@ count_class_ranged(run_state *st, class_result *cr, bool *ranged, ret_error *err
 
 		memset(l, 0, sizeof(*l));
 		snprintf(l->qname, sizeof(l->qname), "%s", PQgetvalue(res, i, 0));
-		rc = count_leaf_ranges(st, cr, l, db_int64(res, i, 1), &pages, &ranges, &longest_ms,
-		                       err);
+		l->lo_block = l->hi_block = -1;
+		rc = walk_leaf(st, cr, l->qname, db_int64(res, i, 1), &tally, count_range, l, err);
 		if (rc != RET_OK)
 			goto done;
 		/* Like the one scan, which knows a leaf by its rows: an empty leaf is not listed. */
@@ -567,8 +617,8 @@ count_class_ranged(run_state *st, class_result *cr, bool *ranged, ret_error *err
 	}
 	*ranged = true;
 	log_msg(LOG_INFO, cr->cls->name,
-	        "counted in %d block ranges over %d leaves, the longest %.0f ms", ranges,
-	        PQntuples(res), longest_ms);
+	        "counted in %d block ranges over %d leaves, the longest %.0f ms", tally.ranges,
+	        PQntuples(res), tally.longest_ms);
 
 done:
 	PQclear(res);
@@ -1545,31 +1595,30 @@ execute_class(run_state *st, class_result *cr, ret_error *err)
 	return rc;
 }
 
-/* Rows each open hold kept in one class, appended to st->holds. */
-static ret_code
-count_holds(run_state *st, class_result *cr, ret_error *err)
+/*
+ * Adds one result of sqlbuild_rows_per_hold to the class's hold records,
+ * st->holds[first..]: a hold already there gains the rows, a new one is
+ * appended, in the result's order (ticket, hold_id).
+ */
+static void
+add_hold_rows(run_state *st, class_result *cr, int first, const PGresult *res)
 {
-	PGresult *res = NULL;
-	char *sql;
-	ret_code rc;
-
-	if (cr->cls->n_hold_keys == 0)
-		return RET_OK;
-	sql = sqlbuild_rows_per_hold(st->conn, cr->cls, &cr->cat, &cr->sql);
-	if (sql == NULL)
-		return ret_fail(err, RET_RUNTIME, "out of memory");
-	rc = db_query(st->conn, "rows per hold", sql, 0, NULL, &res, err);
-	free(sql);
-	if (rc != RET_OK)
-		return rc;
 	for (int i = 0; i < PQntuples(res); i++) {
-		hold_record *h;
+		int64_t id = db_int64(res, i, 0);
+		hold_record *h = NULL;
 
+		for (int j = first; j < st->n_holds && h == NULL; j++)
+			if (st->holds[j].hold_id == id)
+				h = &st->holds[j];
+		if (h != NULL) {
+			h->rows_held += db_int64(res, i, 5);
+			continue;
+		}
 		if (!grow((void **)&st->holds, &st->n_holds, &st->cap_holds, sizeof(hold_record)))
 			break;
 		h = &st->holds[st->n_holds++];
 		memset(h, 0, sizeof(*h));
-		h->hold_id = db_int64(res, i, 0);
+		h->hold_id = id;
 		snprintf(h->ticket, sizeof(h->ticket), "%s", PQgetvalue(res, i, 1));
 		snprintf(h->match_column, sizeof(h->match_column), "%s", PQgetvalue(res, i, 2));
 		snprintf(h->match_value, sizeof(h->match_value), "%s", PQgetvalue(res, i, 3));
@@ -1577,8 +1626,122 @@ count_holds(run_state *st, class_result *cr, ret_error *err)
 		snprintf(h->counted_in, sizeof(h->counted_in), "%s", cr->cls->name);
 		h->rows_held = db_int64(res, i, 5);
 	}
+}
+
+/* Rows per hold in one range of one leaf; arg is the index of the class's first hold record. */
+static ret_code
+holds_range(run_state *st, class_result *cr, const char *leaf, int64_t from, int64_t to,
+            void *arg, ret_error *err)
+{
+	PGresult *res = NULL;
+	char *sql = sqlbuild_rows_per_hold(st->conn, cr->cls, &cr->cat, &cr->sql, leaf, from, to);
+	ret_code rc;
+
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = db_query(st->conn, "rows per hold", sql, 0, NULL, &res, err);
+	free(sql);
+	if (rc != RET_OK)
+		return rc;
+	add_hold_rows(st, cr, *(const int *)arg, res);
 	PQclear(res);
 	return RET_OK;
+}
+
+/*
+ * Rows each open hold kept in one class, appended to st->holds. An executed
+ * run reads by block ranges as it counted, each range its own transaction,
+ * and sums per hold; a dry run, or a table list_leaves keeps out of ranges,
+ * in one statement. A table with no leaf left (every partition dropped) also
+ * takes the one statement, which lists the open holds with no rows.
+ */
+static ret_code
+count_holds(run_state *st, class_result *cr, ret_error *err)
+{
+	PGresult *leaves = NULL, *res = NULL;
+	int first = st->n_holds;
+	bool ranged = false;
+	char *sql;
+	ret_code rc = RET_OK;
+
+	if (cr->cls->n_hold_keys == 0)
+		return RET_OK;
+	if (!st->opt.dry_run)
+		rc = list_leaves(st, cr, &leaves, &ranged, err);
+	if (rc == RET_OK && ranged && PQntuples(leaves) > 0) {
+		range_tally tally = {.pages = start_pages(st->pol)};
+
+		for (int i = 0; rc == RET_OK && i < PQntuples(leaves); i++)
+			rc = walk_leaf(st, cr, PQgetvalue(leaves, i, 0), db_int64(leaves, i, 1), &tally,
+			               holds_range, &first, err);
+		if (rc != RET_OK)
+			st->n_holds = first;
+		PQclear(leaves);
+		return rc;
+	}
+	PQclear(leaves);
+	if (rc != RET_OK)
+		return rc;
+
+	sql = sqlbuild_rows_per_hold(st->conn, cr->cls, &cr->cat, &cr->sql, NULL, 0, 0);
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = db_query(st->conn, "rows per hold", sql, 0, NULL, &res, err);
+	free(sql);
+	if (rc != RET_OK)
+		return rc;
+	add_hold_rows(st, cr, first, res);
+	PQclear(res);
+	return RET_OK;
+}
+
+/* The held keys of one range of one leaf, into the held-keys table named by arg. */
+static ret_code
+held_range(run_state *st, class_result *cr, const char *leaf, int64_t from, int64_t to,
+           void *arg, ret_error *err)
+{
+	char *sql = keydigest_capture_select(
+	    sqlbuild_held_keys_range(leaf, &cr->cat, &cr->sql, from, to), arg);
+	ret_code rc;
+
+	if (sql == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = db_exec(st->conn, "held keys", sql, err);
+	free(sql);
+	return rc;
+}
+
+/*
+ * A real run's held-keys digest, after the work: the held keys are gathered
+ * range by range into a table of the session, each range its own
+ * transaction, and read back in order in chunks, as the removed keys are; in
+ * one statement where list_leaves keeps the table out of ranges.
+ */
+static ret_code
+held_digest(run_state *st, class_result *cr, ret_error *err)
+{
+	range_tally tally = {.pages = start_pages(st->pol)};
+	PGresult *leaves = NULL;
+	char table[64] = "";
+	bool ranged = false;
+	ret_code rc;
+
+	rc = list_leaves(st, cr, &leaves, &ranged, err);
+	if (rc == RET_OK && !ranged)
+		rc = keydigest_held(st->conn, &cr->cat, &cr->sql, &cr->held_keys, err);
+	if (rc != RET_OK || !ranged)
+		goto done;
+	rc = keydigest_held_open(st->conn, (int)(cr - st->classes), table, sizeof(table), err);
+	for (int i = 0; rc == RET_OK && i < PQntuples(leaves); i++)
+		rc = walk_leaf(st, cr, PQgetvalue(leaves, i, 0), db_int64(leaves, i, 1), &tally,
+		               held_range, table, err);
+	if (rc == RET_OK)
+		rc = keydigest_table(st->conn, table, &cr->held_keys, err);
+
+done:
+	keydigest_capture_close(st->conn, table);
+	PQclear(leaves);
+	return rc;
 }
 
 /*
@@ -1607,12 +1770,14 @@ record_evidence(run_state *st, ret_error *err)
 			                                 &cr->held_keys, &derr);
 		else
 			rc = keydigest_removed_and_held(st->conn, &cr->cat, &cr->sql, cr->capture_table,
-			                                &cr->removed_keys,
-			                                st->interrupted ? NULL : &cr->held_keys, &derr);
+			                                &cr->removed_keys, NULL, &derr);
+		if (rc == RET_OK && !st->opt.dry_run && !st->interrupted)
+			rc = held_digest(st, cr, &derr);
 		keydigest_capture_close(st->conn, cr->capture_table);
-		if (rc == RET_OK && !st->opt.dry_run && cr->capture_table[0])
-			log_msg(LOG_INFO, cr->cls->name, "removed keys digested in %d reads",
-			        cr->removed_keys.reads);
+		if (rc == RET_OK && !st->opt.dry_run)
+			log_msg(LOG_INFO, cr->cls->name,
+			        "removed keys digested in %d reads, held keys in %d reads",
+			        cr->removed_keys.reads, cr->held_keys.reads);
 		/*
 		 * After a real run, "held" is what holds keep at its end, so a hold
 		 * added mid-run shows in the class's count as in the per-hold counts.

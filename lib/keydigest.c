@@ -22,28 +22,53 @@ keydigest_empty(key_digest *d)
 	sha256_hex((const unsigned char *)"", 0, d->sha256);
 }
 
-ret_code
-keydigest_capture_open(PGconn *conn, int class_index, char *table, size_t len, ret_error *err)
+/* Creates (or empties) pg_temp.<prefix>_<class_index> and its index; its name into table. */
+static ret_code
+open_table(PGconn *conn, const char *prefix, int class_index, char *table, size_t len,
+           ret_error *err)
 {
-	char sql[256];
+	char sql[320];
 	ret_code rc;
 
 	/*
 	 * pg_temp: private to this session, gone with it, and never WAL-logged.
-	 * The index keeps the keys in digest order as the batches add them, so the
+	 * The index keeps the keys in digest order as they are added, so the
 	 * digest reads them in short chunks at the end: sorting them then would be
-	 * one statement, and one long transaction, over every removed key.
+	 * one statement, and one long transaction, over every key.
 	 */
-	snprintf(table, len, "pg_temp.retention_removed_keys_%d", class_index);
+	snprintf(table, len, "pg_temp.%s_%d", prefix, class_index);
 	snprintf(sql, sizeof(sql),
-	         "CREATE TEMPORARY TABLE IF NOT EXISTS retention_removed_keys_%d (k text);"
-	         " CREATE INDEX IF NOT EXISTS retention_removed_keys_%d_k"
-	         " ON %s (k COLLATE \"C\"); TRUNCATE %s",
-	         class_index, class_index, table, table);
+	         "CREATE TEMPORARY TABLE IF NOT EXISTS %s_%d (k text);"
+	         " CREATE INDEX IF NOT EXISTS %s_%d_k ON %s (k COLLATE \"C\"); TRUNCATE %s",
+	         prefix, class_index, prefix, class_index, table, table);
 	rc = db_exec(conn, "key capture table", sql, err);
 	if (rc != RET_OK)
 		table[0] = '\0';
 	return rc;
+}
+
+ret_code
+keydigest_capture_open(PGconn *conn, int class_index, char *table, size_t len, ret_error *err)
+{
+	return open_table(conn, "retention_removed_keys", class_index, table, len, err);
+}
+
+ret_code
+keydigest_held_open(PGconn *conn, int class_index, char *table, size_t len, ret_error *err)
+{
+	return open_table(conn, "retention_held_keys", class_index, table, len, err);
+}
+
+char *
+keydigest_capture_select(char *select_sql, const char *table)
+{
+	strbuf sb = {0};
+
+	if (select_sql == NULL)
+		return NULL;
+	strbuf_appendf(&sb, "INSERT INTO %s (k) %s", table, select_sql);
+	free(select_sql);
+	return strbuf_take(&sb);
 }
 
 char *
@@ -338,23 +363,18 @@ keydigest_eligible_and_held(PGconn *conn, const class_catalog *cat, const class_
 }
 
 ret_code
-keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
-                           const char *table, key_digest *removed, key_digest *held,
-                           ret_error *err)
+keydigest_table(PGconn *conn, const char *table, key_digest *d, ret_error *err)
+{
+	return digest_keyed(conn, table, d, err);
+}
+
+ret_code
+keydigest_held(PGconn *conn, const class_catalog *cat, const class_sql *s, key_digest *held,
+               ret_error *err)
 {
 	strbuf sb = {0};
 	char *sql;
 	ret_code rc;
-
-	if (table && table[0]) {
-		rc = digest_keyed(conn, table, removed, err);
-		if (rc != RET_OK)
-			return rc;
-	} else {
-		keydigest_empty(removed);
-	}
-	if (held == NULL)
-		return RET_OK;
 
 	strbuf_appendf(&sb,
 	               "SELECT t.%s::text FROM %s t WHERE %s AND (%s)"
@@ -366,6 +386,23 @@ keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_s
 	rc = digest_cursor(conn, sql, false, held, NULL, err);
 	free(sql);
 	return rc;
+}
+
+ret_code
+keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
+                           const char *table, key_digest *removed, key_digest *held,
+                           ret_error *err)
+{
+	ret_code rc;
+
+	if (table && table[0]) {
+		rc = digest_keyed(conn, table, removed, err);
+		if (rc != RET_OK)
+			return rc;
+	} else {
+		keydigest_empty(removed);
+	}
+	return held ? keydigest_held(conn, cat, s, held, err) : RET_OK;
 }
 
 void

@@ -81,6 +81,34 @@ ret_code keydigest_removed_and_held(PGconn *conn, const class_catalog *cat, cons
                                     const char *table, key_digest *removed, key_digest *held,
                                     ret_error *err);
 
+/*
+ * The held keys left in the class's table after the work, in one statement
+ * through a cursor, in a transaction of its own when the connection is idle.
+ */
+ret_code keydigest_held(PGconn *conn, const class_catalog *cat, const class_sql *s,
+                        key_digest *held, ret_error *err);
+
+/*
+ * A second table like the capture table, for the held keys a real run
+ * gathers range by range (pg_temp.retention_held_keys_<class_index>);
+ * keydigest_capture_select fills it and keydigest_table digests it.
+ */
+ret_code keydigest_held_open(PGconn *conn, int class_index, char *table, size_t len,
+                             ret_error *err);
+
+/*
+ * "INSERT INTO table (k) <select_sql>", select_sql giving one text column.
+ * Takes ownership of select_sql (freed); returns new text the caller frees,
+ * or NULL when out of memory.
+ */
+char *keydigest_capture_select(char *select_sql, const char *table);
+
+/*
+ * The digest of the keys in a capture table, read in order in chunks, each
+ * one statement (the connection must be idle, so each is its own transaction).
+ */
+ret_code keydigest_table(PGconn *conn, const char *table, key_digest *d, ret_error *err);
+
 /* Drops the capture table; accepts an empty name. Errors are ignored (temporary anyway). */
 void keydigest_capture_close(PGconn *conn, const char *table);
 

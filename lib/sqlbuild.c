@@ -253,8 +253,21 @@ sqlbuild_archive_copy(const char *rel, const class_sql *s, int64_t from_block,
 }
 
 char *
+sqlbuild_held_keys_range(const char *rel, const class_catalog *cat, const class_sql *s,
+                         int64_t from_block, int64_t to_block)
+{
+	strbuf sb = {0};
+
+	strbuf_appendf(&sb, "SELECT t.%s::text FROM ONLY %s t WHERE ", cat->key, rel);
+	append_block_range(&sb, from_block, to_block);
+	strbuf_appendf(&sb, " AND %s AND (%s)", s->old, s->held);
+	return strbuf_take(&sb);
+}
+
+char *
 sqlbuild_rows_per_hold(PGconn *conn, const policy_class *c, const class_catalog *cat,
-                       const class_sql *s)
+                       const class_sql *s, const char *rel, int64_t from_block,
+                       int64_t to_block)
 {
 	strbuf sb = {0};
 
@@ -265,8 +278,15 @@ sqlbuild_rows_per_hold(PGconn *conn, const policy_class *c, const class_catalog 
 			strbuf_append(&sb, " UNION ALL ");
 		strbuf_append(&sb, "SELECT ");
 		append_literal(conn, &sb, c->hold_keys[k]);
-		strbuf_appendf(&sb, "::text AS col, t.%s::text AS k FROM %s t WHERE %s",
-		               cat->hold_keys[k], cat->qname, s->old);
+		if (rel == NULL) {
+			strbuf_appendf(&sb, "::text AS col, t.%s::text AS k FROM %s t WHERE %s",
+			               cat->hold_keys[k], cat->qname, s->old);
+			continue;
+		}
+		strbuf_appendf(&sb, "::text AS col, t.%s::text AS k FROM ONLY %s t WHERE ",
+		               cat->hold_keys[k], rel);
+		append_block_range(&sb, from_block, to_block);
+		strbuf_appendf(&sb, " AND %s", s->old);
 	}
 	if (c->n_hold_keys == 0)
 		strbuf_append(&sb, "SELECT NULL::text AS col, NULL::text AS k WHERE false");

@@ -68,9 +68,22 @@ char *sqlbuild_archive_copy(const char *rel, const class_sql *s, int64_t from_bl
 
 /*
  * Rows past retention that each open hold keeps in this class: hold_id,
- * ticket, match_column, match_value, class_name, rows. Caller frees.
+ * ticket, match_column, match_value, class_name, rows, one row per open hold
+ * of the class's hold keys (0 rows included), ordered by ticket and hold_id.
+ * With rel NULL over the class's whole table; otherwise over leaf rel's heap
+ * blocks [from_block, to_block) only (to_block < 0: to its end), so that sums
+ * over ranges covering every leaf are the whole table's counts. Caller frees.
  */
 char *sqlbuild_rows_per_hold(PGconn *conn, const policy_class *c, const class_catalog *cat,
-                             const class_sql *s);
+                             const class_sql *s, const char *rel, int64_t from_block,
+                             int64_t to_block);
+
+/*
+ * The keys (as text) of the rows past retention that an open hold keeps, in
+ * leaf rel's heap blocks [from_block, to_block) (to_block < 0: to its end),
+ * unordered. Caller frees.
+ */
+char *sqlbuild_held_keys_range(const char *rel, const class_catalog *cat, const class_sql *s,
+                               int64_t from_block, int64_t to_block);
 
 #endif

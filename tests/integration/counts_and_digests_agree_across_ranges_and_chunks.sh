@@ -39,6 +39,8 @@ CREATE TABLE app.note (acct_id int REFERENCES app.acct (id));
 INSERT INTO app.note SELECT i * 7 FROM generate_series(1, 300) i;
 SQL
 retention hold add --ticket T-3 --match customer_id=3 --reason "case" >/dev/null
+retention hold add --ticket T-6 --match customer_id=6 --class pt --reason "case" >/dev/null
+retention hold add --ticket T-9 --match customer_id=99 --reason "keeps nothing" >/dev/null
 cat >"$WORK/policy.json" <<'EOF'
 {"name": "chunks", "version": 1, "max_fraction": 0.95, "batch_max_pages": 2, "classes": [
   {"name": "ev", "table": "app.ev", "key": "ref", "timestamp_column": "at",
@@ -88,6 +90,13 @@ for c in ev pt acct; do
   assert_eq "$c: held digest, dry run and real run" "$(digest $c held sha256 "$dry")" \
     "$(digest $c held sha256 "$real")"
 done
+# Rows per hold: the real run sums them over its ranges, the dry run counts them at once.
+holds='sorted((t["ticket"], str(m["class"]), m["rows_held"]) for t in r["holds"] for m in t["matches"])'
+assert_eq "rows per hold, dry run and real run" "$(report_eval "$holds" "$dry")" \
+  "$(report_eval "$holds" "$real")"
+assert_match "rows per hold: every hold, one that keeps nothing too" \
+  "'T-3', 'acct', [1-9].*'T-6', 'pt', [1-9].*'T-9', 'acct', 0\\).*'T-9', 'ev', 0\\)" \
+  "$(report_eval "$holds" "$real")"
 out=$(retention verify --compare "$dry" "$real" 2>&1)
 assert_eq "compare: they match" 0 "$?"
 assert_match "compare's verdict" "dry run and real run match" "$out"
@@ -100,10 +109,14 @@ ranges() {
 reads() {
   grep "\"class\":\"$1\"" "$WORK/run.log" | grep -o 'digested in [0-9]* reads' | grep -o '[0-9]*'
 }
+held_reads() {
+  grep "\"class\":\"$1\"" "$WORK/run.log" | grep -o 'held keys in [0-9]* reads' | grep -o '[0-9]*'
+}
 assert_match "ev: counted in many block ranges" '^([2-9][0-9]|[1-9][0-9]{2,})$' "$(ranges ev)"
 assert_match "pt: counted in many block ranges" '^[1-9][0-9]+$' "$(ranges pt)"
 assert_match "ev: removed keys read in many chunks" '^([2-9][0-9]{2}|[1-9][0-9]{3,})$' "$(reads ev)"
 assert_match "pt: removed keys read in many chunks" '^([2-9][0-9]{2}|[1-9][0-9]{3,})$' "$(reads pt)"
+assert_match "ev: held keys read in many chunks" '^([2-9][0-9]|[1-9][0-9]{2,})$' "$(held_reads ev)"
 assert_match "pt: the old partition went whole" "pt_old" \
   "$(report_eval '[p["name"] for c in r["classes"] for p in c.get("partitions", [])]' "$real")"
 finish
