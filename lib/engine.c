@@ -379,8 +379,8 @@ retryable(const ret_error *e)
 /*
  * A walk over a leaf's heap in block ranges, each read or changed in a
  * transaction of its own and sized toward batch_target_ms: the batches walk
- * the span holding eligible rows, the counting scan of an executed run the
- * whole heap. *pages is the size of the next range, carried from leaf to leaf.
+ * the span holding eligible rows; an executed run's reads (counts, rows per
+ * hold, held keys) the whole heap. *pages is the size of the next range.
  */
 typedef struct block_walk {
 	int64_t block;  /* first block of the next range */
@@ -1658,41 +1658,41 @@ holds_range(run_state *st, class_result *cr, const char *leaf, int64_t from, int
 static ret_code
 count_holds(run_state *st, class_result *cr, ret_error *err)
 {
+	range_tally tally = {.pages = start_pages(st->pol)};
 	PGresult *leaves = NULL, *res = NULL;
 	int first = st->n_holds;
 	bool ranged = false;
-	char *sql;
+	char *sql = NULL;
 	ret_code rc = RET_OK;
 
 	if (cr->cls->n_hold_keys == 0)
 		return RET_OK;
 	if (!st->opt.dry_run)
 		rc = list_leaves(st, cr, &leaves, &ranged, err);
-	if (rc == RET_OK && ranged && PQntuples(leaves) > 0) {
-		range_tally tally = {.pages = start_pages(st->pol)};
+	if (rc != RET_OK)
+		goto done;
 
+	if (ranged && PQntuples(leaves) > 0) {
 		for (int i = 0; rc == RET_OK && i < PQntuples(leaves); i++)
 			rc = walk_leaf(st, cr, PQgetvalue(leaves, i, 0), db_int64(leaves, i, 1), &tally,
 			               holds_range, &first, err);
-		if (rc != RET_OK)
-			st->n_holds = first;
-		PQclear(leaves);
-		return rc;
+		goto done;
 	}
-	PQclear(leaves);
-	if (rc != RET_OK)
-		return rc;
 
 	sql = sqlbuild_rows_per_hold(st->conn, cr->cls, &cr->cat, &cr->sql, NULL, 0, 0);
-	if (sql == NULL)
-		return ret_fail(err, RET_RUNTIME, "out of memory");
-	rc = db_query(st->conn, "rows per hold", sql, 0, NULL, &res, err);
-	free(sql);
+	rc = sql ? db_query(st->conn, "rows per hold", sql, 0, NULL, &res, err)
+	         : ret_fail(err, RET_RUNTIME, "out of memory");
+	if (rc == RET_OK)
+		add_hold_rows(st, cr, first, res);
+
+done:
+	/* A class's holds are counted whole or not at all. */
 	if (rc != RET_OK)
-		return rc;
-	add_hold_rows(st, cr, first, res);
+		st->n_holds = first;
+	free(sql);
 	PQclear(res);
-	return RET_OK;
+	PQclear(leaves);
+	return rc;
 }
 
 /* The held keys of one range of one leaf, into the held-keys table named by arg. */
