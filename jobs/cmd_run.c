@@ -148,6 +148,7 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 		return cli_fail(&err);
 
 	/* Policy and key come first: without them nothing may be deleted. */
+	opt->report_dir = a->report_dir;
 	iso_now(started_at, sizeof(started_at), &started);
 	if (policy_load(a->policy_path, &pol, &err) == RET_OK) {
 		engine_init(&st, pol, NULL, opt);
@@ -162,9 +163,11 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 	        opt->dry_run ? "dry" : "execute", a->policy_path, a->report_dir,
 	        opt->archive_dir ? opt->archive_dir : "none");
 	if (a->key_path && st.outcome == RET_OK) {
-		if (signing_key_load(a->key_path, &key, &err) == RET_OK)
+		/* The key also checks a report an earlier run left unrecorded before it is adopted. */
+		if (signing_key_load(a->key_path, &key, &err) == RET_OK) {
 			signing_key_fingerprint(key, fingerprint);
-		else
+			st.opt.key = key;
+		} else
 			st.outcome = err.code;
 	}
 
@@ -250,6 +253,12 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 		}
 		if (engine_record_report(&st, exit_code, report_name, report_sha, &rerr) != RET_OK) {
 			log_error_detail(NULL, rerr.message, rerr.hint, rerr.sqlstate);
+			exit_code = RET_EXIT_RUNTIME;
+		} else if (!opt->dry_run && st.ledger_row && db_lost(conn)) {
+			log_error_detail(NULL, "the report is signed but not recorded in the ledger: the "
+			                 "database cannot be reached",
+			                 "the next run checks its signature, records it in this run's "
+			                 "ledger row and chains to it", NULL);
 			exit_code = RET_EXIT_RUNTIME;
 		}
 	}

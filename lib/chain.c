@@ -151,6 +151,29 @@ done:
 	return rc;
 }
 
+/* Names each file a run set aside in dir/incomplete/: outside the chain, but not hidden. */
+static void
+note_set_aside(const char *dir, chain_finding_fn fn, void *arg)
+{
+	char sub[PATH_MAX];
+	struct dirent **names = NULL;
+	int count;
+
+	snprintf(sub, sizeof(sub), "%s/incomplete", dir);
+	count = scandir(sub, &names, NULL, alphasort);
+	for (int i = 0; i < count; i++) {
+		char rel[PATH_MAX];
+
+		if (names[i]->d_name[0] != '.') {
+			snprintf(rel, sizeof(rel), "incomplete/%s", names[i]->d_name);
+			finding(fn, arg, false, rel, "set aside by a later run (left half-written, or "
+			        "never recorded and not adopted); that run's report names it");
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
 ret_code
 chain_read_dir(const char *dir, const signing_keyring *ring, chain_entry **entries, int *n,
                chain_finding_fn fn, void *arg, ret_error *err)
@@ -187,6 +210,8 @@ chain_read_dir(const char *dir, const signing_keyring *ring, chain_entry **entri
 		} else if (ends_with(name, ".json.tmp")) {
 			finding(fn, arg, true, name, "a report that was never completely written (the "
 			        "run was killed while writing it)");
+		} else if (strcmp(name, "incomplete") == 0) {
+			note_set_aside(dir, fn, arg);
 		}
 	}
 	for (int i = 0; i < count; i++)
@@ -394,9 +419,11 @@ chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_findin
 		          (!sysid[0] || !entries[i].system_identifier[0] ||
 		           strcmp(entries[i].system_identifier, sysid) == 0);
 
+	/* report_recorded_by through to_jsonb: a ledger older than that column still reads. */
 	rc = db_query(conn, "runs ledger",
 	              "SELECT run_id::text, sequence, policy_name, status, coalesce(report_file, ''),"
-	              " coalesce(report_sha256, '') FROM retention.runs WHERE mode = 'execute'"
+	              " coalesce(report_sha256, ''), coalesce(to_jsonb(r) ->> 'report_recorded_by', '')"
+	              " FROM retention.runs r WHERE mode = 'execute'"
 	              " ORDER BY policy_name, sequence",
 	              0, NULL, &res, err);
 	if (rc != RET_OK)
@@ -408,6 +435,7 @@ chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_findin
 		const char *status = PQgetvalue(res, r, 3);
 		const char *file = PQgetvalue(res, r, 4);
 		const char *sha = PQgetvalue(res, r, 5);
+		const char *recorded_by = PQgetvalue(res, r, 6);
 		const chain_entry *e = find_run(entries, n, ours, run_id);
 
 		if (e != NULL)
@@ -425,6 +453,12 @@ chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_findin
 		else if (!sha[0])
 			finding(fn, arg, false, run_id, "policy \"%s\" sequence %lld left no report "
 			        "(status %s)", policy_name, seq, status);
+		/* Completed late: the adopting run's report says why; the auditor should know. */
+		if (sha[0] && recorded_by[0])
+			finding(fn, arg, false, file[0] ? file : run_id, "recorded in the ledger by the "
+			        "later run %s (this run's database went away before it could); that "
+			        "run's report names the adoption, or the next one's if it left none",
+			        recorded_by);
 	}
 	for (int i = 0; i < n; i++)
 		if (ours[i] && !seen[i])

@@ -21,6 +21,7 @@
 #include "keydigest.h"
 #include "log.h"
 #include "migrate.h"
+#include "report.h"
 #include "strbuf.h"
 
 /* Advisory lock key: one execute run per database at a time. */
@@ -201,6 +202,123 @@ fix_as_of(run_state *st, ret_error *err)
 	return RET_OK;
 }
 
+/* Records an adopted report in run_id's ledger row; *done is false when it was not running. */
+static ret_code
+record_adopted(run_state *st, const char *run_id, const stranded_report *sr, bool *done,
+               ret_error *err)
+{
+	char code[16];
+	const char *params[7];
+	PGresult *res = NULL;
+	ret_code rc;
+
+	snprintf(code, sizeof(code), "%d", sr->exit_code);
+	params[0] = run_id;
+	params[1] = sr->status;
+	params[2] = code;
+	params[3] = sr->file;
+	params[4] = sr->sha256;
+	params[5] = sr->finished_at;
+	params[6] = st->run_id;
+	/* The outcome as the signed report states it, and which run recorded it, when. */
+	rc = db_query(st->conn, "adopt report",
+	              "UPDATE retention.runs SET status = $2, exit_code = $3, report_file = $4,"
+	              " report_sha256 = $5, finished_at = $6::timestamptz, report_recorded_by = $7"
+	              " WHERE run_id = $1 AND status = 'running' AND report_sha256 IS NULL",
+	              7, params, &res, err);
+	if (rc == RET_OK)
+		*done = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Runs still marked running that wrote and signed their report but never
+ * recorded it (their database went away, and the one reconnect failed): a
+ * report that checks out is recorded in that run's ledger row and becomes the
+ * previous report of this one; one that does not is named here and, like a
+ * half-written report, set aside by report_set_aside_incomplete. Runs inside
+ * the caller's transaction, before the abandoned runs are marked, rows locked
+ * so that a late recording by the run itself cannot cross this one.
+ */
+static ret_code
+adopt_stranded_reports(run_state *st, ret_error *err)
+{
+	const char *params[1] = {st->pol->name};
+	PGresult *res = NULL;
+	ret_code rc;
+
+	if (st->opt.report_dir == NULL || st->opt.key == NULL)
+		return RET_OK;
+	rc = db_query(st->conn, "stranded reports",
+	              "SELECT run_id::text, sequence, coalesce(previous_report_sha256, ''),"
+	              " policy_sha256 FROM retention.runs"
+	              " WHERE status = 'running' AND mode = 'execute' AND policy_name = $1"
+	              "   AND report_sha256 IS NULL ORDER BY sequence FOR UPDATE",
+	              1, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(res) && rc == RET_OK; i++) {
+		stranded_run run = {PQgetvalue(res, i, 0), db_int64(res, i, 1), PQgetvalue(res, i, 2),
+		                    st->pol->name, PQgetvalue(res, i, 3), st->db_name,
+		                    st->system_identifier};
+		stranded_report sr;
+		ret_error serr;
+		bool done = false;
+
+		ret_error_clear(&serr);
+		if (report_check_stranded(st->opt.report_dir, &run, st->opt.key, &sr, &serr) !=
+		    RET_OK) {
+			add_warning(st, "run %s: its report was not looked for: %s", run.run_id,
+			            serr.message);
+			continue;
+		}
+		if (!sr.found)
+			continue;
+		if (sr.problem[0]) {
+			add_warning(st, "run %s (sequence %lld) never recorded its report %s in the ledger, "
+			            "and that report is not adopted: %s", run.run_id,
+			            (long long)run.sequence, sr.file, sr.problem);
+			continue;
+		}
+		rc = record_adopted(st, run.run_id, &sr, &done, err);
+		if (rc != RET_OK || !done)
+			continue;
+		if (!grow((void **)&st->adopted, &st->n_adopted, &st->cap_adopted,
+		          sizeof(adopted_report))) {
+			rc = ret_fail(err, RET_RUNTIME, "out of memory");
+			break;
+		}
+		{
+			adopted_report *a = &st->adopted[st->n_adopted++];
+
+			snprintf(a->run_id, sizeof(a->run_id), "%s", run.run_id);
+			a->sequence = run.sequence;
+			snprintf(a->file, sizeof(a->file), "%s", sr.file);
+			snprintf(a->sha256, sizeof(a->sha256), "%s", sr.sha256);
+			snprintf(a->status, sizeof(a->status), "%s", sr.status);
+			a->exit_code = sr.exit_code;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Names each adoption once it is committed with this run's own ledger row. */
+static void
+warn_adopted(run_state *st)
+{
+	for (int i = 0; i < st->n_adopted; i++) {
+		const adopted_report *a = &st->adopted[i];
+
+		add_warning(st, "run %s (sequence %lld) wrote and signed its report %s but never "
+		            "recorded it in the ledger (its database went away); its signature and "
+		            "ledger row check out, so this run recorded it (status %s, exit code %d, "
+		            "SHA-256 %s) and chains to it", a->run_id, (long long)a->sequence, a->file,
+		            a->status, a->exit_code, a->sha256);
+	}
+}
+
 /* The runs ledger: sequence, previous report, unfinished runs, and this run's row. */
 static ret_code
 open_ledger_row(run_state *st, ret_error *err)
@@ -219,6 +337,8 @@ open_ledger_row(run_state *st, ret_error *err)
 	params[0] = st->pol->name;
 	rc = db_exec(st->conn, "unfinished runs", "BEGIN", err);
 	if (rc == RET_OK)
+		rc = adopt_stranded_reports(st, err);
+	if (rc == RET_OK)
 		rc = db_query(st->conn, "unfinished runs",
 		              "UPDATE retention.runs SET status = 'abandoned'"
 		              " WHERE status = 'running' AND mode = 'execute' AND policy_name = $1",
@@ -229,7 +349,9 @@ open_ledger_row(run_state *st, ret_error *err)
 		              "  (SELECT count(*) FROM retention.archive_segments s"
 		              "   WHERE s.run_id = r.run_id),"
 		              "  (SELECT coalesce(sum(s.rows), 0) FROM retention.archive_segments s"
-		              "   WHERE s.run_id = r.run_id)"
+		              "   WHERE s.run_id = r.run_id),"
+		              "  (SELECT coalesce(string_agg(a.run_id::text, ', ' ORDER BY a.sequence), '')"
+		              "   FROM retention.runs a WHERE a.report_recorded_by = r.run_id)"
 		              " FROM retention.runs r"
 		              " WHERE r.mode = 'execute' AND r.policy_name = $1"
 		              "   AND r.report_sha256 IS NULL AND r.sequence > coalesce("
@@ -237,10 +359,9 @@ open_ledger_row(run_state *st, ret_error *err)
 		              "      AND policy_name = $1 AND report_sha256 IS NOT NULL), 0)"
 		              " ORDER BY r.sequence",
 		              1, params, &res, err);
-	if (rc == RET_OK)
-		rc = db_exec(st->conn, "unfinished runs", "COMMIT", err);
 	if (rc != RET_OK) {
 		PQclear(res);
+		st->n_adopted = 0;
 		PQclear(PQexec(st->conn, "ROLLBACK"));
 		return rc;
 	}
@@ -250,11 +371,18 @@ open_ledger_row(run_state *st, ret_error *err)
 			break;
 		st->unfinished_runs[st->n_unfinished] = strdup(PQgetvalue(res, i, 0));
 		if (st->unfinished_runs[st->n_unfinished]) {
+			/* An adoption it made is named by no report but this one. */
+			const char *adopted = PQgetvalue(res, i, 4);
+
 			add_warning(st,
-			            "run %s (sequence %s) ended without a report (killed, or its database "
-			            "went away); its committed batches archived %s rows in %s segments",
+			            "run %s (sequence %s) ended without recording a report in the ledger "
+			            "(killed, or its database went away); its committed batches archived "
+			            "%s rows in %s segments%s%s%s",
 			            PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 3),
-			            PQgetvalue(res, i, 2));
+			            PQgetvalue(res, i, 2),
+			            adopted[0] ? "; it had recorded in the ledger the unrecorded report of "
+			                         "run " : "",
+			            adopted, adopted[0] ? " (report_recorded_by)" : "");
 			st->n_unfinished++;
 		}
 	}
@@ -268,7 +396,7 @@ open_ledger_row(run_state *st, ret_error *err)
 	              " FROM retention.runs WHERE policy_name = $1 AND mode = 'execute'",
 	              1, params, &res, err);
 	if (rc != RET_OK)
-		return rc;
+		goto done;
 	st->sequence = db_int64(res, 0, 0);
 	snprintf(st->previous_report_sha256, sizeof(st->previous_report_sha256), "%s",
 	         PQgetvalue(res, 0, 1));
@@ -293,8 +421,25 @@ open_ledger_row(run_state *st, ret_error *err)
 		              " VALUES ($1, $2, 'execute', $3, $4, $5, $6, $7)",
 		              7, ins, NULL, err);
 	}
+
+	/*
+	 * One transaction from the adoption to this row: a report_recorded_by
+	 * always names a run the ledger holds, and so the next run can name it.
+	 */
 	if (rc == RET_OK)
+		rc = db_exec(st->conn, "ledger insert", "COMMIT", err);
+	if (rc == RET_OK) {
 		st->ledger_row = true;
+		warn_adopted(st);
+	}
+
+done:
+	if (rc != RET_OK) {
+		/* Rolled back: no report was adopted after all. */
+		st->n_adopted = 0;
+		if (!db_lost(st->conn))
+			PQclear(PQexec(st->conn, "ROLLBACK"));
+	}
 	return rc;
 }
 
@@ -1985,6 +2130,7 @@ engine_free(run_state *st)
 	for (int i = 0; i < st->n_unfinished; i++)
 		free(st->unfinished_runs[i]);
 	free(st->unfinished_runs);
+	free(st->adopted);
 	evidence_free(&st->evidence);
 	memset(st, 0, sizeof(*st));
 }

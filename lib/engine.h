@@ -18,6 +18,7 @@
 #include "evidence.h"
 #include "keydigest.h"
 #include "policy.h"
+#include "sign.h"
 #include "sqlbuild.h"
 
 typedef struct segment_record {
@@ -98,9 +99,26 @@ typedef struct orphan_record {
 	char to[512];
 } orphan_record;
 
+/*
+ * The report of an earlier run that wrote and signed it but could not record
+ * it in the ledger (its database went away): this run checked it and
+ * recorded it in that run's ledger row, and chains to it.
+ */
+typedef struct adopted_report {
+	char run_id[37];
+	int64_t sequence;
+	char file[256];
+	char sha256[65];
+	char status[16];
+	int exit_code;
+} adopted_report;
+
 typedef struct run_options {
 	const char *run_id;            /* a UUID already in the logs; NULL: engine_init makes one */
 	const char *archive_dir;       /* required when the policy has archive classes */
+	const char *report_dir;        /* execute runs: where an earlier run's report may wait */
+	const signing_key *key;        /* the key this run signs with; a report it adopts must
+	                                  verify with it */
 	bool dry_run;
 	const char *as_of;             /* dry runs only; NULL means the server's now() */
 	int progress_interval_s;       /* 0 disables progress lines */
@@ -135,6 +153,8 @@ typedef struct run_state {
 	int n_warnings, cap_warnings;
 	char **unfinished_runs; /* earlier runs that never completed their ledger row */
 	int n_unfinished, cap_unfinished;
+	adopted_report *adopted; /* earlier runs' reports this run recorded in the ledger */
+	int n_adopted, cap_adopted;
 	run_evidence evidence; /* open holds and releases, read at the end of the run */
 	ret_code outcome;    /* the run's overall outcome */
 	char outcome_message[1024];
@@ -147,8 +167,12 @@ void engine_init(run_state *st, const policy *p, PGconn *conn, const run_options
  * Everything before the first row is removed: schema version, advisory lock
  * (execute only; RET_LOCKED when another run has it), as-of time, ledger row,
  * time zone and catalog checks, cutoffs, per-class counts, guards and the
- * orphan scan. A dry run opens one read-only REPEATABLE READ transaction here
- * that engine_execute ends, so all its numbers come from one snapshot.
+ * orphan scan. Before its own ledger row goes in, an execute run adopts the
+ * report an earlier run left in opt.report_dir without recording it, when
+ * that report checks out (lib/report.h, report_check_stranded), so that it
+ * chains to it; earlier runs left without a report are marked abandoned. A
+ * dry run opens one read-only REPEATABLE READ transaction here that
+ * engine_execute ends, so all its numbers come from one snapshot.
  * Returns RET_USAGE or RET_GUARD when the run must not go on; nothing has
  * been deleted then.
  */

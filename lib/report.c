@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "fault.h"
+#include "jsonnum.h"
 #include "strbuf.h"
 #include "version.h"
 
@@ -361,6 +363,19 @@ report_render(const run_state *st, const policy *p, const report_meta *meta)
 	arr = cJSON_AddArrayToObject(root, "unfinished_runs");
 	for (int i = 0; i < st->n_unfinished; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(st->unfinished_runs[i]));
+	arr = cJSON_AddArrayToObject(root, "adopted_reports");
+	for (int i = 0; i < st->n_adopted; i++) {
+		const adopted_report *a = &st->adopted[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "run_id", a->run_id);
+		add_int64(o, "sequence", a->sequence);
+		cJSON_AddStringToObject(o, "file", a->file);
+		cJSON_AddStringToObject(o, "sha256", a->sha256);
+		cJSON_AddStringToObject(o, "status", a->status);
+		add_int64(o, "exit_code", a->exit_code);
+		cJSON_AddItemToArray(arr, o);
+	}
 	arr = cJSON_AddArrayToObject(root, "warnings");
 	for (int i = 0; i < st->n_warnings; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(st->warnings[i]));
@@ -415,28 +430,84 @@ has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* The unfinished run of st whose report name is report ("...-<run id>.json"), or NULL. */
+static const char *
+unfinished_run_of(const run_state *st, const char *report)
+{
+	for (int i = 0; i < st->n_unfinished; i++) {
+		char tail[64];
+
+		snprintf(tail, sizeof(tail), "-%s.json", st->unfinished_runs[i]);
+		if (has_suffix(report, tail))
+			return st->unfinished_runs[i];
+	}
+	return NULL;
+}
+
+/* Moves dir/name to aside/name; a file already gone (moved with its report) is no error. */
+static ret_code
+move_aside(const char *dir, const char *aside, const char *name, bool *moved, ret_error *err)
+{
+	char from[PATH_MAX], to[PATH_MAX * 2];
+
+	*moved = false;
+	snprintf(from, sizeof(from), "%s/%s", dir, name);
+	snprintf(to, sizeof(to), "%s/%s", aside, name);
+	if (mkdir(aside, 0755) != 0 && errno != EEXIST)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot create: %s", aside, strerror(errno));
+	if (rename(from, to) != 0) {
+		if (errno == ENOENT)
+			return RET_OK;
+		return ret_fail(err, RET_RUNTIME, "%s: cannot move aside: %s", from, strerror(errno));
+	}
+	*moved = true;
+	return RET_OK;
+}
+
 ret_code
 report_set_aside_incomplete(run_state *st, const char *dir, ret_error *err)
 {
 	char aside[PATH_MAX];
 	ret_code rc = RET_OK;
-	struct dirent *de;
-	DIR *d;
+	struct dirent **names = NULL;
+	int count;
 	int moved = 0;
 
 	if (st->n_unfinished == 0)
 		return RET_OK;
 	snprintf(aside, sizeof(aside), "%s/incomplete", dir);
-	d = opendir(dir);
-	if (d == NULL)
+	/* The names first: the directory changes under the moves below. */
+	count = scandir(dir, &names, NULL, alphasort);
+	if (count < 0)
 		return ret_fail(err, RET_RUNTIME, "%s: cannot list: %s", dir, strerror(errno));
-	while (rc == RET_OK && (de = readdir(d)) != NULL) {
-		const char *name = de->d_name;
-		char report[PATH_MAX], from[PATH_MAX], to[PATH_MAX * 2];
+	for (int i = 0; i < count && rc == RET_OK; i++) {
+		const char *name = names[i]->d_name;
+		char report[PATH_MAX], path[PATH_MAX * 2], sig[PATH_MAX];
+		const char *run;
 		size_t rl;
-		bool ours = false;
+		bool done = false;
 		struct stat sb;
 
+		/*
+		 * A complete report of a run the ledger just marked abandoned is one
+		 * that run never recorded and that could not be adopted: it goes with
+		 * its signature.
+		 */
+		if (has_suffix(name, ".json")) {
+			run = unfinished_run_of(st, name);
+			if (run == NULL)
+				continue;
+			rc = move_aside(dir, aside, name, &done, err);
+			if (rc == RET_OK && done) {
+				snprintf(sig, sizeof(sig), "%s.sig", name);
+				rc = move_aside(dir, aside, sig, &done, err);
+				moved++;
+				engine_warn(st, "%s is the report of run %s, which never recorded it in the "
+				            "ledger, and it was not adopted; moved with its signature to "
+				            "incomplete/%s", name, run, name);
+			}
+			continue;
+		}
 		if (!has_suffix(name, ".json.tmp") && !has_suffix(name, ".json.sig"))
 			continue;
 		/* The report's own name: without ".tmp" or ".sig". */
@@ -445,34 +516,23 @@ report_set_aside_incomplete(run_state *st, const char *dir, ret_error *err)
 			continue;
 		memcpy(report, name, rl);
 		report[rl] = '\0';
-		for (int i = 0; i < st->n_unfinished && !ours; i++) {
-			char tail[64];
-
-			snprintf(tail, sizeof(tail), "-%s.json", st->unfinished_runs[i]);
-			ours = has_suffix(report, tail);
-		}
-		if (!ours)
+		if (unfinished_run_of(st, report) == NULL)
 			continue;
 
-		/* A signature next to its complete report belongs to it. */
-		snprintf(from, sizeof(from), "%s/%s", dir, report);
-		if (has_suffix(name, ".sig") && stat(from, &sb) == 0)
+		/* A signature next to its complete report goes with that report, above. */
+		snprintf(path, sizeof(path), "%s/%s", dir, report);
+		if (has_suffix(name, ".sig") && stat(path, &sb) == 0)
 			continue;
-		snprintf(from, sizeof(from), "%s/%s", dir, name);
-		snprintf(to, sizeof(to), "%s/%s", aside, name);
-		if (mkdir(aside, 0755) != 0 && errno != EEXIST) {
-			rc = ret_fail(err, RET_RUNTIME, "%s: cannot create: %s", aside, strerror(errno));
-			break;
-		}
-		if (rename(from, to) != 0) {
-			rc = ret_fail(err, RET_RUNTIME, "%s: cannot move aside: %s", from, strerror(errno));
-			break;
-		}
+		rc = move_aside(dir, aside, name, &done, err);
+		if (rc != RET_OK || !done)
+			continue;
 		moved++;
 		engine_warn(st, "%s was left by a run killed while writing its report; moved to "
 		            "incomplete/%s", name, name);
 	}
-	closedir(d);
+	for (int i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
 	if (moved > 0) {
 		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -748,4 +808,144 @@ report_check_signature(const char *path, const char *text, size_t len, const cJS
 	}
 	free(sig);
 	return status;
+}
+
+/* A string member of obj, or "" when it is missing or not a string. */
+static const char *
+member(const cJSON *obj, const char *name)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
+
+	return v ? v : "";
+}
+
+/* Fills out->problem when the parsed report is not the one the ledger row describes. */
+static void
+check_stranded_fields(const cJSON *root, const char *file, const stranded_run *run,
+                      stranded_report *out)
+{
+	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(root, "policy");
+	const cJSON *db = cJSON_GetObjectItemCaseSensitive(root, "database");
+	const char *status = member(root, "status");
+	const char *finished = member(root, "finished_at");
+	char expected[160];
+	long long seq = 0, code = -1;
+
+	json_long_long(cJSON_GetObjectItemCaseSensitive(root, "sequence"), &seq);
+	json_long_long(cJSON_GetObjectItemCaseSensitive(root, "exit_code"), &code);
+	chain_expected_name(member(root, "started_at"), member(root, "run_id"), expected,
+	                    sizeof(expected));
+	if (strcmp(member(root, "format"), "retention-report") != 0 ||
+	    strcmp(member(root, "mode"), "execute") != 0)
+		snprintf(out->problem, sizeof(out->problem), "it is not the report of an executed run");
+	else if (strcmp(member(root, "run_id"), run->run_id) != 0 || strcmp(expected, file) != 0)
+		snprintf(out->problem, sizeof(out->problem), "it holds the report of run %s started "
+		         "at %s, whose file would be %s: renamed or swapped", member(root, "run_id"),
+		         member(root, "started_at"), expected);
+	else if (seq != run->sequence)
+		snprintf(out->problem, sizeof(out->problem), "it claims sequence %lld; the ledger "
+		         "gave the run sequence %lld", seq, (long long)run->sequence);
+	else if (strcmp(member(root, "previous_report_sha256"), run->previous_report_sha256) != 0)
+		snprintf(out->problem, sizeof(out->problem), "its previous report (%.16s...) is not "
+		         "the one the ledger gave the run (%.16s...)",
+		         member(root, "previous_report_sha256")[0] ? member(root,
+		                                                           "previous_report_sha256")
+		                                                   : "none",
+		         run->previous_report_sha256[0] ? run->previous_report_sha256 : "none");
+	else if (strcmp(member(pol, "name"), run->policy_name) != 0 ||
+	         strcmp(member(pol, "sha256"), run->policy_sha256) != 0)
+		snprintf(out->problem, sizeof(out->problem), "its policy is not the one the ledger "
+		         "recorded for the run");
+	else if (strcmp(member(db, "name"), run->db_name) != 0 ||
+	         (run->system_identifier[0] && member(db, "system_identifier")[0] &&
+	          strcmp(member(db, "system_identifier"), run->system_identifier) != 0))
+		snprintf(out->problem, sizeof(out->problem), "it is the report of another database");
+	else if (strcmp(status, "success") != 0 && strcmp(status, "failed") != 0 &&
+	         strcmp(status, "interrupted") != 0 && strcmp(status, "refused") != 0)
+		snprintf(out->problem, sizeof(out->problem), "it states no status a run ends with");
+	else if (code < 0 || code > 255)
+		snprintf(out->problem, sizeof(out->problem), "it states no exit code");
+	else if (strlen(finished) < 20 || strlen(finished) >= sizeof(out->finished_at) ||
+	         strspn(finished, "0123456789-T:.Z") != strlen(finished))
+		snprintf(out->problem, sizeof(out->problem), "its finish time is not an ISO 8601 time");
+	if (out->problem[0])
+		return;
+	snprintf(out->status, sizeof(out->status), "%s", status);
+	out->exit_code = (int)code;
+	snprintf(out->finished_at, sizeof(out->finished_at), "%s", finished);
+}
+
+ret_code
+report_check_stranded(const char *dir, const stranded_run *run, const signing_key *key,
+                      stranded_report *out, ret_error *err)
+{
+	char tail[64], path[PATH_MAX * 2], sigpath[PATH_MAX * 2 + 8], fp[80];
+	struct dirent **names = NULL;
+	cJSON *root = NULL;
+	char *text = NULL, *sig = NULL;
+	size_t len = 0, siglen = 0;
+	int count;
+	ret_error rerr;
+
+	memset(out, 0, sizeof(*out));
+	out->exit_code = -1;
+	snprintf(tail, sizeof(tail), "-%s.json", run->run_id);
+	count = scandir(dir, &names, NULL, alphasort);
+	if (count < 0)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot list: %s", dir, strerror(errno));
+
+	/* The run's report by its name; two files claiming one run are both suspect. */
+	for (int i = 0; i < count; i++) {
+		const char *name = names[i]->d_name;
+
+		if (strncmp(name, "retention-", 10) != 0 || !has_suffix(name, tail))
+			continue;
+		if (out->found) {
+			snprintf(out->problem, sizeof(out->problem), "both %s and %s are named as its "
+			         "report", out->file, name);
+			break;
+		}
+		out->found = true;
+		snprintf(out->file, sizeof(out->file), "%s", name);
+	}
+	for (int i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	if (!out->found || out->problem[0])
+		return RET_OK;
+
+	/* Its exact bytes, signed by this job's key: nothing else vouches for them. */
+	snprintf(path, sizeof(path), "%s/%s", dir, out->file);
+	ret_error_clear(&rerr);
+	if (report_read(path, &text, &len, out->sha256, &root, &rerr) != RET_OK) {
+		snprintf(out->problem, sizeof(out->problem), "%s", rerr.message);
+		goto done;
+	}
+	if (root == NULL) {
+		snprintf(out->problem, sizeof(out->problem), "it is not valid JSON (altered or "
+		         "truncated)");
+		goto done;
+	}
+	signing_key_fingerprint(key, fp);
+	snprintf(sigpath, sizeof(sigpath), "%s.sig", path);
+	sig = slurp(sigpath, 1024, &siglen);
+	if (strcmp(member(root, "key_fingerprint"), fp) != 0)
+		snprintf(out->problem, sizeof(out->problem), "it names signing key %s, not this job's "
+		         "key %s", member(root, "key_fingerprint")[0] ? member(root, "key_fingerprint")
+		                                                      : "none", fp);
+	else if (sig == NULL)
+		snprintf(out->problem, sizeof(out->problem), "its signature file %s.sig is missing",
+		         out->file);
+	else if (!signing_key_verify(key, (const unsigned char *)text, len,
+	                             (const unsigned char *)sig, siglen))
+		snprintf(out->problem, sizeof(out->problem), "its signature does not match its bytes "
+		         "(altered after it was signed)");
+	else
+		check_stranded_fields(root, out->file, run, out);
+
+done:
+	cJSON_Delete(root);
+	free(text);
+	free(sig);
+	return RET_OK;
 }

@@ -45,14 +45,49 @@ ret_code report_write(const char *dir, const char *name, const char *text,
                       const signing_key *key, char sha256[65], ret_error *err);
 
 /*
- * Moves what runs killed while writing their report left in dir (the
- * report's .tmp, and its .sig when the report itself is missing) into
- * dir/incomplete/, for the runs the ledger just marked abandoned
- * (st->unfinished_runs), and names each move in a warning of st. Those
- * files are no report: left in place, every later chain check would call
- * them a break. Never deletes anything.
+ * Moves what runs the ledger just marked abandoned (st->unfinished_runs)
+ * left in dir into dir/incomplete/: a half-written report (.tmp), a
+ * signature whose report is missing, and a complete report that the run
+ * never recorded in the ledger and that report_check_stranded refused (moved
+ * with its signature). Names each move in a warning of st. Those files stand
+ * in no chain: left in place, every later chain check would call them a
+ * break. Never deletes anything.
  */
 ret_code report_set_aside_incomplete(run_state *st, const char *dir, ret_error *err);
+
+/* What the ledger row of an executed run that never recorded its report says. */
+typedef struct stranded_run {
+	const char *run_id;
+	int64_t sequence;
+	const char *previous_report_sha256; /* "" when none */
+	const char *policy_name;
+	const char *policy_sha256;
+	const char *db_name;
+	const char *system_identifier; /* "" when unknown */
+} stranded_run;
+
+/* A report found for a stranded run, and whether it can be adopted. */
+typedef struct stranded_report {
+	bool found;            /* dir holds a file named as this run's report */
+	char file[256];        /* its name inside dir */
+	char sha256[65];       /* of its exact bytes */
+	char status[16];       /* the status it states */
+	int exit_code;         /* the exit code it states */
+	char finished_at[40];  /* ISO 8601 UTC, as it states */
+	char problem[512];     /* why it cannot be adopted; empty when it can */
+} stranded_report;
+
+/*
+ * Looks in dir for the report of run (named "retention-<start>-<run id>.json")
+ * and checks that it is the report that run wrote: signed by key (the key
+ * this run signs with) over its exact bytes, a retention report of an
+ * executed run whose run ID, sequence, previous report, policy and database
+ * are the ledger row's, named as `retention run` names it, with a status and
+ * exit code a run can end with. Fills out; out->problem says why a report
+ * found cannot be adopted. RET_RUNTIME only when dir cannot be listed.
+ */
+ret_code report_check_stranded(const char *dir, const stranded_run *run, const signing_key *key,
+                               stranded_report *out, ret_error *err);
 
 /* "retention-<YYYYmmddTHHMMSSZ>-<run id>.json" for a run started at started (time_t). */
 void report_file_name(long started, const char *run_id, char *out, size_t len);

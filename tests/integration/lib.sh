@@ -29,6 +29,26 @@ cleanup_work() {
 }
 trap cleanup_work EXIT
 
+# A scratch server of the test's own, for a test that stops and starts it: the
+# shared one serves the other tests running beside it. Call before setup_db.
+private_server() {
+  PRIVATE_PG=$WORK/pg
+  chmod 0755 "$WORK"
+  bash "$SRC/tests/pg.sh" start "$PRIVATE_PG" >/dev/null \
+    || { echo "cannot start a server"; exit 1; }
+  export PGHOST=$PRIVATE_PG
+  trap 'stop_server; cleanup_work' EXIT
+}
+
+# Fast shutdown (the sessions are terminated), waiting until the server is down.
+stop_server() {
+  bash "$SRC/tests/pg.sh" stop "$PRIVATE_PG"
+}
+
+start_server() {
+  bash "$SRC/tests/pg.sh" start "$PRIVATE_PG" >/dev/null || die "cannot restart the server"
+}
+
 # SQL helper: one value or rows, unaligned, tab-free; stops on error.
 q() {
   psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
