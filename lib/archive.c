@@ -463,8 +463,9 @@ run_id_of(const char *class_name, const char *name, char run_id[37])
 }
 
 ret_code
-archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name, int dry_run,
-                          archive_orphan_fn fn, void *arg, ret_error *err)
+archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
+                          const char *run_id, int dry_run, archive_orphan_fn fn, void *arg,
+                          ret_error *err)
 {
 	char class_dir[PATH_MAX];
 	char orphan_dir[PATH_MAX];
@@ -473,14 +474,14 @@ archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
 	ret_code rc = RET_OK;
 
 	snprintf(class_dir, sizeof(class_dir), "%s/%s", dir, class_name);
-	snprintf(orphan_dir, sizeof(orphan_dir), "%s/orphans", dir);
+	snprintf(orphan_dir, sizeof(orphan_dir), "%s/orphans/%s", dir, run_id);
 	d = opendir(class_dir);
 	if (d == NULL)
 		return errno == ENOENT ? RET_OK
 		                       : ret_fail(err, RET_RUNTIME, "%s: cannot list: %s", class_dir,
 		                                  strerror(errno));
 	while (rc == RET_OK && (de = readdir(d)) != NULL) {
-		char run_id[37];
+		char file_run[37];
 		char rel[PATH_MAX];
 		char from[PATH_MAX * 2];
 		char to[PATH_MAX * 2];
@@ -494,11 +495,11 @@ archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
 		bool partial = nl > strlen(PARTIAL_SUFFIX) &&
 		               strcmp(name + nl - strlen(PARTIAL_SUFFIX), PARTIAL_SUFFIX) == 0;
 
-		if (!run_id_of(class_name, name, run_id))
+		if (!run_id_of(class_name, name, file_run))
 			continue;
 
 		/* Only runs this database knows; a file of another origin is not ours to move. */
-		params[0] = run_id;
+		params[0] = file_run;
 		rc = db_query(conn, "orphan scan",
 		              "SELECT EXISTS (SELECT 1 FROM retention.runs WHERE run_id::text = $1)", 1,
 		              params, &res, err);
@@ -533,7 +534,8 @@ archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
 			continue;
 
 		/* Not vouched for by any commit: move it aside, never delete it. */
-		snprintf(to_rel, sizeof(to_rel), "orphans/%s", name[0] == '.' ? name + 1 : name);
+		snprintf(to_rel, sizeof(to_rel), "orphans/%s/%s", run_id,
+		         name[0] == '.' ? name + 1 : name);
 		snprintf(from, sizeof(from), "%s/%s", class_dir, name);
 		snprintf(to, sizeof(to), "%s/%s", dir, to_rel);
 		if (!dry_run) {
@@ -547,10 +549,123 @@ archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
 			}
 		}
 		if (fn)
-			fn(arg, rel, to_rel);
+			fn(arg, rel, to_rel, NULL);
 	}
 	closedir(d);
 	if (rc == RET_OK && !dry_run)
 		rc = fsync_dir(class_dir, err);
+	if (rc == RET_OK && !dry_run && access(orphan_dir, F_OK) == 0)
+		rc = fsync_dir(orphan_dir, err);
+	return rc;
+}
+
+/* True when name is a run ID as uuid_unparse_lower writes it. */
+static bool
+is_run_id(const char *name)
+{
+	if (strlen(name) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? name[i] != '-' : strchr("0123456789abcdef", name[i]) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Moves every file of orphans/<mover>/ into orphans/<run_id>/, then removes the empty dir. */
+static ret_code
+rehome_dir(const char *dir, const char *mover, const char *run_id, archive_orphan_fn fn,
+           void *arg, ret_error *err)
+{
+	char from_dir[PATH_MAX], to_dir[PATH_MAX];
+	struct dirent **names = NULL;
+	ret_code rc = RET_OK;
+	int count;
+
+	snprintf(from_dir, sizeof(from_dir), "%s/orphans/%s", dir, mover);
+	snprintf(to_dir, sizeof(to_dir), "%s/orphans/%s", dir, run_id);
+	count = scandir(from_dir, &names, NULL, alphasort);
+	if (count < 0)
+		return ret_fail(err, RET_RUNTIME, "%s: cannot list: %s", from_dir, strerror(errno));
+	rc = archive_mkdirs(to_dir, err);
+	for (int i = 0; i < count && rc == RET_OK; i++) {
+		const char *name = names[i]->d_name;
+		char from[PATH_MAX * 2], to[PATH_MAX * 2], from_rel[PATH_MAX], to_rel[PATH_MAX];
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", from_dir, name);
+		snprintf(to, sizeof(to), "%s/%s", to_dir, name);
+		/* Names carry their run and batch, so a clash means something else is going on. */
+		if (access(to, F_OK) == 0) {
+			rc = ret_fail(err, RET_RUNTIME, "%s: cannot move aside: %s exists", from, to);
+			break;
+		}
+		if (rename(from, to) != 0) {
+			rc = ret_fail(err, RET_RUNTIME, "%s: cannot move aside: %s", from,
+			              strerror(errno));
+			break;
+		}
+		snprintf(from_rel, sizeof(from_rel), "orphans/%s/%s", mover, name);
+		snprintf(to_rel, sizeof(to_rel), "orphans/%s/%s", run_id, name);
+		if (fn)
+			fn(arg, from_rel, to_rel, mover);
+	}
+	for (int i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	if (rc == RET_OK)
+		rc = fsync_dir(to_dir, err);
+	if (rc == RET_OK && rmdir(from_dir) != 0)
+		rc = ret_fail(err, RET_RUNTIME, "%s: cannot remove the emptied directory: %s",
+		              from_dir, strerror(errno));
+	return rc;
+}
+
+ret_code
+archive_rehome_orphans(PGconn *conn, const char *dir, const char *run_id, archive_orphan_fn fn,
+                       void *arg, ret_error *err)
+{
+	char orphans[PATH_MAX];
+	struct dirent **names = NULL;
+	ret_code rc = RET_OK;
+	bool moved = false;
+	int count;
+
+	snprintf(orphans, sizeof(orphans), "%s/orphans", dir);
+	count = scandir(orphans, &names, NULL, alphasort);
+	if (count < 0)
+		return errno == ENOENT ? RET_OK
+		                       : ret_fail(err, RET_RUNTIME, "%s: cannot list: %s", orphans,
+		                                  strerror(errno));
+	for (int i = 0; i < count && rc == RET_OK; i++) {
+		const char *mover = names[i]->d_name;
+		const char *params[1] = {mover};
+		PGresult *res = NULL;
+		bool unreported;
+
+		if (!is_run_id(mover) || strcmp(mover, run_id) == 0)
+			continue;
+		/* Only a run this ledger knows, that is over and whose report never reached it. */
+		rc = db_query(conn, "orphans without a report",
+		              "SELECT EXISTS (SELECT 1 FROM retention.runs WHERE run_id::text = $1"
+		              " AND status <> 'running' AND report_sha256 IS NULL)",
+		              1, params, &res, err);
+		if (rc != RET_OK)
+			break;
+		unreported = PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (!unreported)
+			continue;
+		rc = rehome_dir(dir, mover, run_id, fn, arg, err);
+		moved = true;
+	}
+	for (int i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	if (rc == RET_OK && moved)
+		rc = fsync_dir(orphans, err);
 	return rc;
 }

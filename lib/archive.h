@@ -9,7 +9,10 @@
  * manifest beside it (<segment>.manifest.json: run, class, table, key,
  * batch, rows, bytes, SHA-256 and the CSV's columns) written and renamed
  * before the segment itself; files that no committed ledger row names are
- * moved to ARCHIVE_DIR/orphans/, a manifest with its segment.
+ * moved to ARCHIVE_DIR/orphans/<run id>/ (the run that set them aside and
+ * names them in its report), a manifest with its segment. When that run
+ * never records a report, a later run moves them into its own directory and
+ * names them, so every orphan is named by a report in the ledger.
  */
 #ifndef RETENTION_ARCHIVE_H
 #define RETENTION_ARCHIVE_H
@@ -73,18 +76,35 @@ ret_code archive_segment_finish(archive_segment *seg, char sha256[65], int64_t *
 /* Abandons an unfinished segment: closes and removes the partial file. Accepts NULL. */
 void archive_segment_abort(archive_segment *seg);
 
-/* Called once per orphan moved aside: the path it had and the path it has now. */
-typedef void (*archive_orphan_fn)(void *arg, const char *from_rel, const char *to_rel);
+/*
+ * Called once per orphan moved aside: the path it had and the path it has
+ * now, both relative to the archive directory, and the earlier run that had
+ * set it aside (NULL when it came from a class directory).
+ */
+typedef void (*archive_orphan_fn)(void *arg, const char *from_rel, const char *to_rel,
+                                  const char *set_aside_by);
 
 /*
  * Finds, in dir/<class_name>/, files this program wrote that no row of
  * retention.archive_segments names, and (unless dry_run) moves them into
- * dir/orphans/. Only files of runs recorded in retention.runs are touched;
- * anything else is left where it is. Reports each through fn.
+ * dir/orphans/<run_id>/, run_id being the run that sets them aside. Only
+ * files of runs recorded in retention.runs are touched; anything else is
+ * left where it is. Reports each through fn.
  */
 ret_code archive_set_aside_orphans(PGconn *conn, const char *dir, const char *class_name,
-                                   int dry_run, archive_orphan_fn fn, void *arg,
-                                   ret_error *err);
+                                   const char *run_id, int dry_run, archive_orphan_fn fn,
+                                   void *arg, ret_error *err);
+
+/*
+ * Moves into dir/orphans/<run_id>/ every file under dir/orphans/<other>/
+ * whose run <other> is done (not running) and never recorded a report in
+ * retention.runs: its report, had it been written, named them, but no
+ * report in the ledger does. Directories of runs the ledger does not know,
+ * of runs still running and of runs with a recorded report are left alone.
+ * Reports each move through fn; never deletes a file.
+ */
+ret_code archive_rehome_orphans(PGconn *conn, const char *dir, const char *run_id,
+                                archive_orphan_fn fn, void *arg, ret_error *err);
 
 /* Makes dir (and parents) if missing; RET_USAGE when that is impossible. */
 ret_code archive_mkdirs(const char *dir, ret_error *err);

@@ -312,6 +312,68 @@ in_ledger(char **files, int n, const char *rel)
 	return bsearch(&rel, files, (size_t)n, sizeof(char *), compare_strings) != NULL;
 }
 
+/*
+ * dir/orphans/: per run that set files aside, how many and which report names
+ * them; files directly in orphans/ were set aside before the per-run layout.
+ */
+static ret_code
+note_orphans(PGconn *conn, const char *dir, archive_finding_fn fn, void *arg,
+             archive_verify_stats *stats, ret_error *err)
+{
+	char orphans[PATH_MAX];
+	struct dirent **names = NULL;
+	ret_code rc = RET_OK;
+	int count, loose = 0;
+
+	snprintf(orphans, sizeof(orphans), "%s/orphans", dir);
+	count = scandir(orphans, &names, NULL, alphasort);
+	for (int i = 0; i < count; i++) {
+		const char *name = names[i]->d_name;
+		char sub[PATH_MAX * 2], rel[PATH_MAX];
+		struct dirent **files = NULL;
+		const char *params[1] = {name};
+		PGresult *res = NULL;
+		int n;
+
+		if (name[0] == '.' || rc != RET_OK)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", orphans, name);
+		n = scandir(sub, &files, NULL, alphasort);
+		if (n < 0) {
+			loose++;
+			continue;
+		}
+		for (int j = 0; j < n; j++)
+			free(files[j]);
+		free(files);
+		n -= 2;
+		snprintf(rel, sizeof(rel), "orphans/%s/", name);
+		rc = db_query(conn, "orphans",
+		              "SELECT coalesce(max(report_file), '') FROM retention.runs"
+		              " WHERE run_id::text = $1 AND report_sha256 IS NOT NULL",
+		              1, params, &res, err);
+		if (rc != RET_OK)
+			break;
+		if (PQgetvalue(res, 0, 0)[0])
+			note(fn, arg, stats, false, rel, "%d file%s set aside by run %s from batches that "
+			     "never committed (their rows were not deleted), named in its report %s", n,
+			     n == 1 ? "" : "s", name, PQgetvalue(res, 0, 0));
+		else
+			note(fn, arg, stats, false, rel, "%d file%s set aside by run %s, whose report is "
+			     "not in the ledger: the next executed run takes them over and names them", n,
+			     n == 1 ? "" : "s", name);
+		PQclear(res);
+	}
+	if (loose > 0)
+		note(fn, arg, stats, false, "orphans/", "%d file%s set aside from batches that never "
+		     "committed (their rows were not deleted), before orphans/<run id>/", loose,
+		     loose == 1 ? "" : "s");
+	for (int i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 /* Files under dir/<class>/ that the ledger does not name. */
 static ret_code
 walk_archive(const char *dir, char **files, int nfiles, archive_finding_fn fn, void *arg,
@@ -332,11 +394,7 @@ walk_archive(const char *dir, char **files, int nfiles, archive_finding_fn fn, v
 		snprintf(sub, sizeof(sub), "%s/%s", dir, cls);
 		if (cls[0] == '.' || (n = scandir(sub, &names, NULL, alphasort)) < 0)
 			continue;
-		if (strcmp(cls, "orphans") == 0) {
-			if (n > 2)
-				note(fn, arg, stats, false, "orphans/", "%d file%s set aside from batches that "
-				     "never committed (their rows were not deleted)", n - 2, n == 3 ? "" : "s");
-		} else {
+		if (strcmp(cls, "orphans") != 0) {
 			for (int j = 0; j < n; j++) {
 				const char *name = names[j]->d_name;
 				char rel[PATH_MAX * 2];
@@ -397,6 +455,8 @@ archive_verify_dir(PGconn *conn, const char *dir, archive_finding_fn fn, void *a
 		goto done;
 	qsort(files, (size_t)n, sizeof(char *), compare_strings);
 	rc = walk_archive(dir, files, n, fn, arg, stats, err);
+	if (rc == RET_OK)
+		rc = note_orphans(conn, dir, fn, arg, stats, err);
 
 done:
 	free(files);

@@ -869,17 +869,23 @@ prepare_class(run_state *st, class_result *cr, ret_error *err)
 }
 
 static void
-note_orphan(void *arg, const char *from_rel, const char *to_rel)
+note_orphan(void *arg, const char *from_rel, const char *to_rel, const char *set_aside_by)
 {
 	run_state *st = arg;
+	orphan_record *o;
 
 	if (!grow((void **)&st->orphans, &st->n_orphans, &st->cap_orphans, sizeof(orphan_record)))
 		return;
-	snprintf(st->orphans[st->n_orphans].from, sizeof(st->orphans[0].from), "%s", from_rel);
-	snprintf(st->orphans[st->n_orphans].to, sizeof(st->orphans[0].to), "%s", to_rel);
-	st->n_orphans++;
-	log_msg(LOG_WARNING, NULL, "archive segment %s was never committed; %s %s", from_rel,
-	        st->opt.dry_run ? "would be moved to" : "moved to", to_rel);
+	o = &st->orphans[st->n_orphans++];
+	snprintf(o->from, sizeof(o->from), "%s", from_rel);
+	snprintf(o->to, sizeof(o->to), "%s", to_rel);
+	snprintf(o->set_aside_by, sizeof(o->set_aside_by), "%s", set_aside_by ? set_aside_by : "");
+	if (set_aside_by)
+		log_msg(LOG_WARNING, NULL, "archive file %s was set aside by run %s, which recorded no "
+		        "report naming it; moved to %s", from_rel, set_aside_by, to_rel);
+	else
+		log_msg(LOG_WARNING, NULL, "archive segment %s was never committed; %s %s", from_rel,
+		        st->opt.dry_run ? "would be moved to" : "moved to", to_rel);
 }
 
 /* Warns about open holds that no class can match: they keep nothing. */
@@ -1044,9 +1050,29 @@ engine_prepare(run_state *st, ret_error *err)
 		return rc;
 
 	/*
-	 * Segments left by a run that died before its commit are set aside. An
-	 * archive dir that cannot be read fails its class only: a purge class
-	 * needs no archive and still runs.
+	 * What runs that recorded no report had set aside is named by no report in
+	 * the ledger: this run takes it over and names it. A failure leaves the
+	 * files where they are, for the next run, and says so.
+	 */
+	if (!st->opt.dry_run && st->opt.archive_dir) {
+		ret_error oerr;
+
+		ret_error_clear(&oerr);
+		rc = archive_rehome_orphans(st->conn, st->opt.archive_dir, st->run_id, note_orphan, st,
+		                            &oerr);
+		if (rc != RET_OK && db_lost(st->conn)) {
+			*err = oerr;
+			return rc;
+		}
+		if (rc != RET_OK)
+			add_warning(st, "orphans set aside by runs without a report were not all taken "
+			            "over: %s", oerr.message);
+	}
+
+	/*
+	 * Segments left by a run that died before its commit are set aside into
+	 * this run's own orphans/<run id>/. An archive dir that cannot be read
+	 * fails its class only: a purge class needs no archive and still runs.
 	 */
 	for (int i = 0; i < st->n_classes; i++) {
 		class_result *cr = &st->classes[i];
@@ -1060,7 +1086,7 @@ engine_prepare(run_state *st, ret_error *err)
 			return ret_fail(err, RET_USAGE, "class \"%s\" archives: --archive-dir is required",
 			                cr->cls->name);
 		ret_error_clear(&cerr);
-		rc = archive_set_aside_orphans(st->conn, st->opt.archive_dir, cr->cls->name,
+		rc = archive_set_aside_orphans(st->conn, st->opt.archive_dir, cr->cls->name, st->run_id,
 		                               st->opt.dry_run, note_orphan, st, &cerr);
 		if (rc == RET_OK)
 			continue;

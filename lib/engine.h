@@ -94,9 +94,16 @@ typedef struct class_result {
 	int64_t n_dead_tup; /* pg_stat_user_tables after the upkeep, summed over leaves; -1 unknown */
 } class_result;
 
+/*
+ * An archive file set aside: where it was and where it is now. set_aside_by
+ * names the earlier run that first moved it into its own orphans/<run id>/
+ * but never recorded a report that names it; empty when this run found it
+ * beside the committed segments.
+ */
 typedef struct orphan_record {
 	char from[512];
 	char to[512];
+	char set_aside_by[37];
 } orphan_record;
 
 /*
@@ -167,12 +174,14 @@ void engine_init(run_state *st, const policy *p, PGconn *conn, const run_options
  * Everything before the first row is removed: schema version, advisory lock
  * (execute only; RET_LOCKED when another run has it), as-of time, ledger row,
  * time zone and catalog checks, cutoffs, per-class counts, guards and the
- * orphan scan. Before its own ledger row goes in, an execute run adopts the
- * report an earlier run left in opt.report_dir without recording it, when
- * that report checks out (lib/report.h, report_check_stranded), so that it
- * chains to it; earlier runs left without a report are marked abandoned. A
- * dry run opens one read-only REPEATABLE READ transaction here that
- * engine_execute ends, so all its numbers come from one snapshot.
+ * orphan scan (which also takes over, into this run's orphans/<run id>/, the
+ * orphans of runs that recorded no report). Before its own ledger row goes
+ * in, an execute run adopts the report an earlier run left in opt.report_dir
+ * without recording it, when that report checks out (lib/report.h,
+ * report_check_stranded), so that it chains to it; earlier runs left without
+ * a report are marked abandoned. A dry run opens one read-only REPEATABLE
+ * READ transaction here that engine_execute ends, so all its numbers come
+ * from one snapshot.
  * Returns RET_USAGE or RET_GUARD when the run must not go on; nothing has
  * been deleted then.
  */

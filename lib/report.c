@@ -335,6 +335,7 @@ report_render(const run_state *st, const policy *p, const report_meta *meta)
 
 		cJSON_AddStringToObject(o, "path", st->orphans[i].from);
 		cJSON_AddStringToObject(o, "moved_to", st->orphans[i].to);
+		add_string_or_null(o, "set_aside_by", st->orphans[i].set_aside_by);
 		cJSON_AddItemToArray(arr, o);
 	}
 

@@ -46,11 +46,12 @@ assert_eq "ledger rows sum to 3 (never counted twice)" 3 \
   "$(q "SELECT sum(rows) FROM retention.archive_segments")"
 assert_eq "report segment rows sum to 3" 3 \
   "$(report_eval 'sum(s["rows"] for s in r["archive_segments"])')"
-assert_eq "orphan named in the report" "esc/$orphan orphans/$orphan" \
+rerun=$(report_get '["run_id"]')
+assert_eq "orphan named in the report" "esc/$orphan orphans/$rerun/$orphan" \
   "$(report_eval '" ".join(o["path"] + " " + o["moved_to"] for o in r["orphaned_segments"]
                            if not o["path"].endswith(".manifest.json"))')"
-assert_eq "orphan is in ARCHIVE_DIR/orphans" yes \
-  "$([ -f "$ARCHIVE/orphans/$orphan" ] && echo yes || echo no)"
+assert_eq "orphan is in ARCHIVE_DIR/orphans/<the run that set it aside>" yes \
+  "$([ -f "$ARCHIVE/orphans/$rerun/$orphan" ] && echo yes || echo no)"
 assert_eq "orphan no longer beside the committed segments" no \
   "$([ -f "$ARCHIVE/esc/$orphan" ] && echo yes || echo no)"
 assert_eq "killed run listed as unfinished" "[\"$killed\"]" "$(report_get '["unfinished_runs"]')"
