@@ -452,11 +452,17 @@ segments_section(doc *d, const cJSON *r)
 		}
 		table_end(d);
 	}
+	/* Each in full: the sign-off must name every file set aside, and where it is now. */
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(r, "orphaned_segments"))
 	{
-		snprintf(line, sizeof(line), "Set aside (never committed): %.50s",
-		         jstr(s, "path"));
-		para(d, line);
+		char orphan[1400];
+
+		snprintf(orphan, sizeof(orphan), "Set aside (never committed): %s, now %s%s%s%s",
+		         jstr(s, "path"), jstr(s, "moved_to"),
+		         jstr(s, "set_aside_by")[0] ? " (first set aside by run " : "",
+		         jstr(s, "set_aside_by"),
+		         jstr(s, "set_aside_by")[0] ? ", which recorded no report)" : "");
+		para(d, orphan);
 	}
 
 	heading(d, "Guards");

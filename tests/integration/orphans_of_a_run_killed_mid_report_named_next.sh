@@ -53,6 +53,11 @@ assert_eq "run 3 names each file: where it was, where it is, who set it aside" \
 orphans/$run2/$seg.manifest.json orphans/$run3/$seg.manifest.json $run2" \
   "$(report_eval '"\n".join("%s %s %s" % (o["path"], o["moved_to"], o["set_aside_by"])
                              for o in r["orphaned_segments"])')"
+retention report render "$(latest_report)" --public-key "$PUB" >"$WORK/render.txt" 2>&1
+want="Set aside (never committed): orphans/$run2/$seg, now orphans/$run3/$seg (first set aside"
+want+=" by run $run2, which recorded no report)"
+assert_eq "the sign-off view names the segment in full" "$want" \
+  "$(grep -F "Set aside (never committed): orphans/$run2/$seg," "$WORK/render.txt")"
 assert_eq "the files are in orphans/<run 3>/" "$orphans" \
   "$(ls "$ARCHIVE/orphans/$run3" | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "orphans/<run 2>/ is gone" "$run3" "$(ls "$ARCHIVE/orphans")"
