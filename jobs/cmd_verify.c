@@ -37,7 +37,10 @@ help(void)
 	       "                     outside the chain, but their signatures are checked too.\n"
 	       "  --db CONNINFO      with --chain: also cross-check the runs ledger of that database\n"
 	       "                     (\"\" for libpq's environment); a report the ledger records that\n"
-	       "                     is missing, or the reverse, is a break\n"
+	       "                     is missing, or the reverse, is a break; so is a report whose\n"
+	       "                     purged or archived rows differ from its run's committed\n"
+	       "                     batches in the batch ledger. Runs that left no report are\n"
+	       "                     listed with the rows their committed batches removed.\n"
 	       "  --compare DRY REAL the key digests of a dry run and the real run after it, class\n"
 	       "                     by class: match, or by how many rows they differ\n"
 	       "  --help             this text\n\n"
@@ -77,7 +80,8 @@ verify_chain(const char *dir, const signing_keyring *ring, const char *conninfo)
 	chain_check(entries, n, print_finding, &tally);
 	if (conninfo != NULL) {
 		if (db_connect(conninfo, &conn, &err) != RET_OK || migrate_check(conn, &err) != RET_OK ||
-		    chain_check_ledger(conn, entries, n, print_finding, &tally, &err) != RET_OK) {
+		    chain_check_ledger(conn, entries, n, print_finding, &tally, &err) != RET_OK ||
+		    chain_check_batches(conn, dir, entries, n, print_finding, &tally, &err) != RET_OK) {
 			exit_code = cli_fail(&err);
 			goto done;
 		}

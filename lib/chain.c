@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchlog.h"
 #include "db.h"
 #include "jsonnum.h"
 
@@ -385,27 +386,44 @@ find_run(const chain_entry *entries, int n, const bool *ours, const char *run_id
 	return NULL;
 }
 
-ret_code
-chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_finding_fn fn,
-                   void *arg, ret_error *err)
+/*
+ * Sets ours[i] for the chained reports of the database conn is connected to
+ * (by name, and by system identifier where both are known); fills db_name.
+ */
+static ret_code
+mark_ours(PGconn *conn, const chain_entry *entries, int n, bool *ours, char *db_name,
+          size_t db_name_len, ret_error *err)
 {
-	char db_name[128] = "", sysid[32] = "";
+	char sysid[32] = "";
 	PGresult *res = NULL;
-	bool *ours = NULL;
-	bool *seen = NULL;
 	ret_code rc;
 
-	/* Which database this is: reports of another one are not this ledger's business. */
 	rc = db_query(conn, "database identity", "SELECT current_database()", 0, NULL, &res, err);
 	if (rc != RET_OK)
-		goto done;
-	snprintf(db_name, sizeof(db_name), "%s", PQgetvalue(res, 0, 0));
+		return rc;
+	snprintf(db_name, db_name_len, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	res = PQexec(conn, "SELECT system_identifier::text FROM pg_control_system()");
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		snprintf(sysid, sizeof(sysid), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	res = NULL;
+	for (int i = 0; i < n; i++)
+		ours[i] = strcmp(entries[i].mode, "execute") == 0 && entries[i].sequence > 0 &&
+		          strcmp(entries[i].db_name, db_name) == 0 &&
+		          (!sysid[0] || !entries[i].system_identifier[0] ||
+		           strcmp(entries[i].system_identifier, sysid) == 0);
+	return RET_OK;
+}
+
+ret_code
+chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_finding_fn fn,
+                   void *arg, ret_error *err)
+{
+	char db_name[128] = "";
+	PGresult *res = NULL;
+	bool *ours = NULL;
+	bool *seen = NULL;
+	ret_code rc;
 
 	ours = calloc((size_t)n + 1, sizeof(bool));
 	seen = calloc((size_t)n + 1, sizeof(bool));
@@ -413,18 +431,27 @@ chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_findin
 		rc = ret_fail(err, RET_RUNTIME, "out of memory");
 		goto done;
 	}
-	for (int i = 0; i < n; i++)
-		ours[i] = strcmp(entries[i].mode, "execute") == 0 && entries[i].sequence > 0 &&
-		          strcmp(entries[i].db_name, db_name) == 0 &&
-		          (!sysid[0] || !entries[i].system_identifier[0] ||
-		           strcmp(entries[i].system_identifier, sysid) == 0);
+	rc = mark_ours(conn, entries, n, ours, db_name, sizeof(db_name), err);
+	if (rc != RET_OK)
+		goto done;
 
-	/* report_recorded_by through to_jsonb: a ledger older than that column still reads. */
+	/*
+	 * A run that left no report is described by its rows in the batch ledger;
+	 * report_recorded_by through to_jsonb: a ledger older than that column still reads.
+	 */
 	rc = db_query(conn, "runs ledger",
-	              "SELECT run_id::text, sequence, policy_name, status, coalesce(report_file, ''),"
-	              " coalesce(report_sha256, ''), coalesce(to_jsonb(r) ->> 'report_recorded_by', '')"
-	              " FROM retention.runs r WHERE mode = 'execute'"
-	              " ORDER BY policy_name, sequence",
+	              "SELECT r.run_id::text, r.sequence, r.policy_name, r.status,"
+	              " coalesce(r.report_file, ''), coalesce(r.report_sha256, ''),"
+	              " coalesce(to_jsonb(r) ->> 'report_recorded_by', ''),"
+	              " coalesce((SELECT string_agg(format('class %s %s %s rows in %s batch%s',"
+	              "   b.class_name, CASE WHEN b.action = 'archive' THEN 'archived' ELSE 'purged'"
+	              "   END, b.rows, b.n, CASE WHEN b.n = 1 THEN '' ELSE 'es' END), '; '"
+	              "   ORDER BY b.class_name, b.action)"
+	              "  FROM (SELECT class_name, action, sum(rows) AS rows, count(*) AS n"
+	              "        FROM retention.batches WHERE run_id = r.run_id"
+	              "        GROUP BY class_name, action) b), 'no batch of it committed')"
+	              " FROM retention.runs r WHERE r.mode = 'execute'"
+	              " ORDER BY r.policy_name, r.sequence",
 	              0, NULL, &res, err);
 	if (rc != RET_OK)
 		goto done;
@@ -452,7 +479,8 @@ chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_findin
 			        "status %s): it cannot vouch for it", status);
 		else if (!sha[0])
 			finding(fn, arg, false, run_id, "policy \"%s\" sequence %lld left no report "
-			        "(status %s)", policy_name, seq, status);
+			        "(status %s); its committed batches: %s", policy_name, seq, status,
+			        PQgetvalue(res, r, 7));
 		/* Completed late: the adopting run's report says why; the auditor should know. */
 		if (sha[0] && recorded_by[0])
 			finding(fn, arg, false, file[0] ? file : run_id, "recorded in the ledger by the "
@@ -469,5 +497,139 @@ done:
 	PQclear(res);
 	free(ours);
 	free(seen);
+	return rc;
+}
+
+/* The ledger's sums for one class of one run among rows [from, to) of res. */
+static void
+ledger_class(const PGresult *res, int from, int to, const char *class_name, long long *purged,
+             long long *archived, long long *batches)
+{
+	*purged = *archived = *batches = 0;
+	for (int r = from; r < to; r++) {
+		if (PQgetisnull(res, r, 2) || strcmp(PQgetvalue(res, r, 2), class_name) != 0)
+			continue;
+		if (PQgetvalue(res, r, 3)[0] == 't')
+			*archived += (long long)db_int64(res, r, 5);
+		else
+			*purged += (long long)db_int64(res, r, 5);
+		*batches += (long long)db_int64(res, r, 4);
+	}
+}
+
+/* Compares one report's classes with its run's rows [from, to) of the batch ledger sums. */
+static void
+check_report_batches(const char *dir, const chain_entry *e, const PGresult *res, int from,
+                     int to, chain_finding_fn fn, void *arg)
+{
+	char path[PATH_MAX], sha[65];
+	const cJSON *classes, *c;
+	cJSON *root = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	ret_error err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, e->file);
+	if (report_read(path, &text, &len, sha, &root, &err) != RET_OK || root == NULL) {
+		finding(fn, arg, true, e->file, "cannot be read again to check its counts");
+		goto done;
+	}
+	classes = cJSON_GetObjectItemCaseSensitive(root, "classes");
+
+	/* Every class's purged and archived rows, as the run's committed batches add up. */
+	cJSON_ArrayForEach(c, classes)
+	{
+		const char *name = json_string(c, "name");
+		long long purged = 0, archived = 0, lp, la, lb;
+
+		json_long_long(cJSON_GetObjectItemCaseSensitive(c, "purged"), &purged);
+		json_long_long(cJSON_GetObjectItemCaseSensitive(c, "archived"), &archived);
+		ledger_class(res, from, to, name, &lp, &la, &lb);
+		if (purged != lp || archived != la)
+			finding(fn, arg, true, e->file, "class \"%s\": the report says %lld rows purged and "
+			        "%lld archived; the batch ledger holds %lld purged and %lld archived in %lld "
+			        "committed batches of run %s", name, purged, archived, lp, la, lb,
+			        e->run_id);
+	}
+
+	/* And no class removed rows that the report leaves out. */
+	for (int r = from; r < to; r++) {
+		const char *name = PQgetvalue(res, r, 2);
+		bool listed = false;
+
+		if (PQgetisnull(res, r, 2))
+			continue;
+		cJSON_ArrayForEach(c, classes)
+		{
+			listed = listed || strcmp(json_string(c, "name"), name) == 0;
+		}
+		if (!listed)
+			finding(fn, arg, true, e->file, "the batch ledger holds %s rows %s from class \"%s\" "
+			        "by run %s, a class the report does not list", PQgetvalue(res, r, 5),
+			        PQgetvalue(res, r, 3)[0] == 't' ? "archived" : "purged", name, e->run_id);
+	}
+
+done:
+	cJSON_Delete(root);
+	free(text);
+}
+
+ret_code
+chain_check_batches(PGconn *conn, const char *dir, const chain_entry *entries, int n,
+                    chain_finding_fn fn, void *arg, ret_error *err)
+{
+	char db_name[128] = "", since[16];
+	const char *params[1] = {since};
+	PGresult *res = NULL;
+	bool *ours = NULL;
+	ret_code rc;
+
+	ours = calloc((size_t)n + 1, sizeof(bool));
+	if (ours == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	rc = mark_ours(conn, entries, n, ours, db_name, sizeof(db_name), err);
+	if (rc != RET_OK)
+		goto done;
+
+	/*
+	 * Per reported run and class, the sums of its committed batches; whether
+	 * the run started after the ledger existed (before, it has no rows there).
+	 */
+	snprintf(since, sizeof(since), "%d", BATCHLOG_SINCE_VERSION);
+	rc = db_query(conn, "batch ledger",
+	              "SELECT r.run_id::text, r.started_at >= coalesce((SELECT applied_at"
+	              "   FROM retention.schema_migrations WHERE version = $1::int), 'infinity'),"
+	              " b.class_name, b.action = 'archive', count(b.batch), coalesce(sum(b.rows), 0)"
+	              " FROM retention.runs r LEFT JOIN retention.batches b ON b.run_id = r.run_id"
+	              " WHERE r.mode = 'execute' AND r.report_sha256 IS NOT NULL"
+	              " GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4",
+	              1, params, &res, err);
+	if (rc != RET_OK)
+		goto done;
+	for (int i = 0; i < n; i++) {
+		int from = -1, to = -1;
+
+		if (!ours[i])
+			continue;
+		for (int r = 0; r < PQntuples(res); r++) {
+			if (strcmp(PQgetvalue(res, r, 0), entries[i].run_id) != 0)
+				continue;
+			if (from < 0)
+				from = r;
+			to = r + 1;
+		}
+		if (from < 0)
+			continue; /* not a reported run of the ledger: chain_check_ledger says so */
+		if (PQgetvalue(res, from, 1)[0] != 't') {
+			finding(fn, arg, false, entries[i].file, "run %s started before the batch ledger "
+			        "existed: its counts are not checked against it", entries[i].run_id);
+			continue;
+		}
+		check_report_batches(dir, &entries[i], res, from, to, fn, arg);
+	}
+
+done:
+	PQclear(res);
+	free(ours);
 	return rc;
 }

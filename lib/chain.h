@@ -68,6 +68,18 @@ void chain_check(chain_entry *entries, int n, chain_finding_fn fn, void *arg);
 ret_code chain_check_ledger(PGconn *conn, const chain_entry *entries, int n, chain_finding_fn fn,
                             void *arg, ret_error *err);
 
+/*
+ * Cross-checks each report in dir of the database conn is connected to
+ * against the batch ledger: every class's purged and archived rows must
+ * equal the sums of that run's committed batches, and no class may have
+ * batches the report does not list; a difference is a break. A run started
+ * before the ledger existed is a note. Reports of other databases, and runs
+ * the runs ledger does not record as reported, are left out (that is
+ * chain_check_ledger's finding).
+ */
+ret_code chain_check_batches(PGconn *conn, const char *dir, const chain_entry *entries, int n,
+                             chain_finding_fn fn, void *arg, ret_error *err);
+
 /* The file name `retention run` gives a report started at started_at (ISO 8601) with run_id. */
 void chain_expected_name(const char *started_at, const char *run_id, char *out, size_t len);
 

@@ -16,6 +16,7 @@
 #include <uuid/uuid.h>
 
 #include "archive.h"
+#include "batchlog.h"
 #include "db.h"
 #include "fault.h"
 #include "keydigest.h"
@@ -319,6 +320,111 @@ warn_adopted(run_state *st)
 	}
 }
 
+/*
+ * Every run since the last one with a report that never completed its own
+ * (killed, or the database went away), however many there were in a row:
+ * run ID, sequence, archive segments and their rows, ledger status, and the
+ * runs whose stranded reports it recorded in the ledger.
+ */
+#define UNFINISHED_RUNS_SQL                                                                    \
+	"SELECT r.run_id::text, r.sequence,"                                                       \
+	"  (SELECT count(*) FROM retention.archive_segments s WHERE s.run_id = r.run_id),"         \
+	"  (SELECT coalesce(sum(s.rows), 0) FROM retention.archive_segments s"                    \
+	"   WHERE s.run_id = r.run_id), r.status,"                                                 \
+	"  (SELECT coalesce(string_agg(a.run_id::text, ', ' ORDER BY a.sequence), '')"            \
+	"   FROM retention.runs a WHERE a.report_recorded_by = r.run_id)"                         \
+	" FROM retention.runs r"                                                                   \
+	" WHERE r.mode = 'execute' AND r.policy_name = $1"                                         \
+	"   AND r.report_sha256 IS NULL AND r.sequence > coalesce("                                \
+	"     (SELECT max(sequence) FROM retention.runs WHERE mode = 'execute'"                    \
+	"      AND policy_name = $1 AND report_sha256 IS NOT NULL), 0)"                            \
+	" ORDER BY r.sequence"
+
+/*
+ * Names the runs of res (UNFINISHED_RUNS_SQL's rows) as unfinished, with
+ * what their committed batches removed, read from the batch ledger: this
+ * report is the first that can account for them.
+ */
+static ret_code
+name_unfinished(run_state *st, PGresult *res, ret_error *err)
+{
+	char work[768];
+	ret_code rc;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (!grow((void **)&st->unfinished_runs, &st->n_unfinished, &st->cap_unfinished,
+		          sizeof(char *)))
+			return ret_fail(err, RET_RUNTIME, "out of memory");
+		st->unfinished_runs[st->n_unfinished] = strdup(PQgetvalue(res, i, 0));
+		if (st->unfinished_runs[st->n_unfinished] == NULL)
+			return ret_fail(err, RET_RUNTIME, "out of memory");
+		st->n_unfinished++;
+	}
+	rc = batchlog_read(st->conn, st->unfinished_runs, st->n_unfinished, &st->unfinished_work,
+	                   &st->n_unfinished_work, err);
+	if (rc != RET_OK)
+		return rc;
+	st->unfinished_work_read = true;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *run_id = PQgetvalue(res, i, 0);
+		bool running = strcmp(PQgetvalue(res, i, 4), "running") == 0;
+		char older[128] = "";
+		bool any = false;
+
+		for (int w = 0; w < st->n_unfinished_work; w++)
+			any = any || strcmp(st->unfinished_work[w].run_id, run_id) == 0;
+		batchlog_describe(st->unfinished_work, st->n_unfinished_work, run_id, work,
+		                  sizeof(work));
+		/* A run from before the batch ledger still has its segments' word for what it archived. */
+		if (!any && db_int64(res, i, 2) > 0)
+			snprintf(older, sizeof(older), " (its %s archive segments hold %s rows)",
+			         PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+		/* An adoption it made is named by no report but this one. */
+		const char *adopted = PQgetvalue(res, i, 5);
+
+		add_warning(st, "run %s (sequence %s) %s; its committed batches: %s%s%s%s%s", run_id,
+		            PQgetvalue(res, i, 1),
+		            running && st->opt.dry_run
+		                ? "has no report and is marked running (at work now, or killed)"
+		                : "ended without recording a report in the ledger (killed, or its "
+		                  "database went away)",
+		            work, older,
+		            adopted[0] ? "; it had recorded in the ledger the unrecorded report of run "
+		                       : "",
+		            adopted, adopted[0] ? " (report_recorded_by)" : "");
+	}
+	return RET_OK;
+}
+
+/*
+ * A dry run names the runs without a report as well, from its own snapshot,
+ * but marks none abandoned: it writes nothing. A role that may not read the
+ * ledgers gets a warning instead, and the savepoint keeps the snapshot's
+ * transaction alive.
+ */
+static void
+find_unfinished_dry(run_state *st)
+{
+	const char *params[1] = {st->pol->name};
+	PGresult *res = NULL;
+	ret_error e;
+	ret_code rc;
+
+	ret_error_clear(&e);
+	PQclear(PQexec(st->conn, "SAVEPOINT unfinished"));
+	rc = db_query(st->conn, "unfinished runs", UNFINISHED_RUNS_SQL, 1, params, &res, &e);
+	if (rc == RET_OK)
+		rc = name_unfinished(st, res, &e);
+	PQclear(res);
+	if (rc != RET_OK) {
+		PQclear(PQexec(st->conn, "ROLLBACK TO SAVEPOINT unfinished"));
+		st->unfinished_work_read = false;
+		add_warning(st, "the rows removed by runs without a report were not read (%s): grant "
+		            "the role SELECT on retention.runs and retention.batches", e.message);
+	}
+	PQclear(PQexec(st->conn, "RELEASE SAVEPOINT unfinished"));
+}
+
 /* The runs ledger: sequence, previous report, unfinished runs, and this run's row. */
 static ret_code
 open_ledger_row(run_state *st, ret_error *err)
@@ -328,12 +434,7 @@ open_ledger_row(run_state *st, ret_error *err)
 	PGresult *res = NULL;
 	ret_code rc;
 
-	/*
-	 * Every run since the last one with a report that never completed its own
-	 * (killed, or the database went away), however many there were in a row:
-	 * this report is the first that can name them, with what their committed
-	 * batches archived.
-	 */
+	/* Runs that never completed their row are abandoned now, and named in this report. */
 	params[0] = st->pol->name;
 	rc = db_exec(st->conn, "unfinished runs", "BEGIN", err);
 	if (rc == RET_OK)
@@ -344,47 +445,14 @@ open_ledger_row(run_state *st, ret_error *err)
 		              " WHERE status = 'running' AND mode = 'execute' AND policy_name = $1",
 		              1, params, NULL, err);
 	if (rc == RET_OK)
-		rc = db_query(st->conn, "unfinished runs",
-		              "SELECT r.run_id::text, r.sequence,"
-		              "  (SELECT count(*) FROM retention.archive_segments s"
-		              "   WHERE s.run_id = r.run_id),"
-		              "  (SELECT coalesce(sum(s.rows), 0) FROM retention.archive_segments s"
-		              "   WHERE s.run_id = r.run_id),"
-		              "  (SELECT coalesce(string_agg(a.run_id::text, ', ' ORDER BY a.sequence), '')"
-		              "   FROM retention.runs a WHERE a.report_recorded_by = r.run_id)"
-		              " FROM retention.runs r"
-		              " WHERE r.mode = 'execute' AND r.policy_name = $1"
-		              "   AND r.report_sha256 IS NULL AND r.sequence > coalesce("
-		              "     (SELECT max(sequence) FROM retention.runs WHERE mode = 'execute'"
-		              "      AND policy_name = $1 AND report_sha256 IS NOT NULL), 0)"
-		              " ORDER BY r.sequence",
-		              1, params, &res, err);
+		rc = db_query(st->conn, "unfinished runs", UNFINISHED_RUNS_SQL, 1, params, &res, err);
+	if (rc == RET_OK)
+		rc = name_unfinished(st, res, err);
 	if (rc != RET_OK) {
 		PQclear(res);
 		st->n_adopted = 0;
 		PQclear(PQexec(st->conn, "ROLLBACK"));
 		return rc;
-	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		if (!grow((void **)&st->unfinished_runs, &st->n_unfinished, &st->cap_unfinished,
-		          sizeof(char *)))
-			break;
-		st->unfinished_runs[st->n_unfinished] = strdup(PQgetvalue(res, i, 0));
-		if (st->unfinished_runs[st->n_unfinished]) {
-			/* An adoption it made is named by no report but this one. */
-			const char *adopted = PQgetvalue(res, i, 4);
-
-			add_warning(st,
-			            "run %s (sequence %s) ended without recording a report in the ledger "
-			            "(killed, or its database went away); its committed batches archived "
-			            "%s rows in %s segments%s%s%s",
-			            PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 3),
-			            PQgetvalue(res, i, 2),
-			            adopted[0] ? "; it had recorded in the ledger the unrecorded report of "
-			                         "run " : "",
-			            adopted, adopted[0] ? " (report_recorded_by)" : "");
-			st->n_unfinished++;
-		}
 	}
 	PQclear(res);
 
@@ -979,6 +1047,8 @@ engine_prepare(run_state *st, ret_error *err)
 			*err = lerr;
 			return rc;
 		}
+	} else if (!db_lost(st->conn)) {
+		find_unfinished_dry(st);
 	}
 	if (worst == RET_GUARD)
 		return ret_fail(err, RET_GUARD, "%s", st->outcome_message);
@@ -1130,6 +1200,15 @@ purge_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t fro
 	}
 	*removed = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
+
+	/* The batch's ledger row commits with its DELETE, or neither does. */
+	rc = batchlog_record_purge(st->conn, st->run_id, cr->cls->name, leaf->qname,
+	                           cr->batches + 1, *removed, err);
+	if (rc != RET_OK) {
+		*removed = 0;
+		rollback(st->conn);
+		return rc;
+	}
 	fault_point("after-delete");
 	rc = db_exec(st->conn, "commit batch", "COMMIT", err);
 	if (rc != RET_OK) {
@@ -1215,9 +1294,13 @@ seal_segment(run_state *st, class_result *cr, const char *relation, archive_segm
 	params[5] = sha;
 	params[6] = nrows;
 	params[7] = bytes;
+	/* The segment's ledger row and the batch's, in one statement of the batch's transaction. */
 	return db_query(st->conn, "archive ledger",
-	                "INSERT INTO retention.archive_segments (run_id, class_name, table_name, batch,"
-	                " file_name, sha256, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	                "WITH s AS (INSERT INTO retention.archive_segments (run_id, class_name,"
+	                " table_name, batch, file_name, sha256, rows, bytes)"
+	                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING segment_id)"
+	                " INSERT INTO retention.batches (run_id, class_name, batch, action, table_name,"
+	                " rows, segment_id) SELECT $1, $2, $4, 'archive', $3, $7, segment_id FROM s",
 	                8, params, NULL, err);
 }
 
@@ -1538,6 +1621,9 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 			PQclear(res);
 		}
 	}
+	if (rc == RET_OK && cr->cls->action != ACTION_ARCHIVE)
+		rc = batchlog_record_purge(st->conn, st->run_id, cr->cls->name, part, cr->batches + 1,
+		                           *rows, &e);
 	if (rc == RET_OK)
 		rc = db_exec(st->conn, "commit partition", "COMMIT", &e);
 	if (rc != RET_OK) {
@@ -2157,6 +2243,7 @@ engine_free(run_state *st)
 		free(st->unfinished_runs[i]);
 	free(st->unfinished_runs);
 	free(st->adopted);
+	free(st->unfinished_work);
 	evidence_free(&st->evidence);
 	memset(st, 0, sizeof(*st));
 }

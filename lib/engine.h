@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batchlog.h"
 #include "catalog.h"
 #include "error.h"
 #include "evidence.h"
@@ -162,6 +163,9 @@ typedef struct run_state {
 	int n_unfinished, cap_unfinished;
 	adopted_report *adopted; /* earlier runs' reports this run recorded in the ledger */
 	int n_adopted, cap_adopted;
+	batchlog_sum *unfinished_work; /* what their committed batches removed, per class */
+	int n_unfinished_work;
+	bool unfinished_work_read; /* false: the batch ledger was not (or could not be) read */
 	run_evidence evidence; /* open holds and releases, read at the end of the run */
 	ret_code outcome;    /* the run's overall outcome */
 	char outcome_message[1024];

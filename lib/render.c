@@ -510,6 +510,51 @@ partitions_section(doc *d, const cJSON *r)
 	table_end(d);
 }
 
+/*
+ * Runs that ended without a report (killed, or their database went away)
+ * and what their committed batches removed per class, from the batch ledger.
+ */
+static void
+unfinished_section(doc *d, const cJSON *r)
+{
+	static const char *const headers[] = {"run", "class", "#purged", "#archived", "#batches"};
+	const cJSON *runs = cJSON_GetObjectItemCaseSensitive(r, "unfinished_runs");
+	const cJSON *removed = cJSON_GetObjectItemCaseSensitive(r, "unfinished_runs_removed");
+	const cJSON *u, *c;
+
+	if (cJSON_GetArraySize(runs) == 0)
+		return;
+	heading(d, "Runs without a report");
+	if (!cJSON_IsArray(removed)) {
+		para(d, "What these runs removed was not read from the batch ledger (see the "
+		        "warnings).");
+		cJSON_ArrayForEach(u, runs)
+		{
+			para(d, u->valuestring ? u->valuestring : "");
+		}
+		return;
+	}
+	table_start(d, 5, headers);
+	cJSON_ArrayForEach(u, removed)
+	{
+		const char *none[5] = {jstr(u, "run_id"), "(no batch committed)", "0", "0", "0"};
+
+		if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(u, "classes")) == 0)
+			table_row(d, none);
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(u, "classes"))
+		{
+			char p[32], a[32], b[32];
+			const char *cells[5] = {jstr(u, "run_id"), jstr(c, "class"),
+			                        jnum(c, "purged", p, sizeof(p)),
+			                        jnum(c, "archived", a, sizeof(a)),
+			                        jnum(c, "batches", b, sizeof(b))};
+
+			table_row(d, cells);
+		}
+	}
+	table_end(d);
+}
+
 static void
 notes_section(doc *d, const cJSON *r)
 {
@@ -597,6 +642,7 @@ render_report(const cJSON *report, const char *file_name, report_sig_status sig,
 	holds_section(&d, report);
 	segments_section(&d, report);
 	partitions_section(&d, report);
+	unfinished_section(&d, report);
 	notes_section(&d, report);
 
 	end_kv(&d);

@@ -261,6 +261,40 @@ render_releases(const run_state *st)
 	return arr;
 }
 
+/*
+ * For each run named in unfinished_runs, what its committed batches removed
+ * per class, from the batch ledger: the only account of a run killed before
+ * its report.
+ */
+static cJSON *
+render_unfinished_work(const run_state *st)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (int i = 0; i < st->n_unfinished; i++) {
+		cJSON *run = cJSON_CreateObject();
+		cJSON *classes;
+
+		cJSON_AddStringToObject(run, "run_id", st->unfinished_runs[i]);
+		classes = cJSON_AddArrayToObject(run, "classes");
+		for (int w = 0; w < st->n_unfinished_work; w++) {
+			const batchlog_sum *b = &st->unfinished_work[w];
+			cJSON *c;
+
+			if (strcmp(b->run_id, st->unfinished_runs[i]) != 0)
+				continue;
+			c = cJSON_CreateObject();
+			cJSON_AddStringToObject(c, "class", b->class_name);
+			add_int64(c, "purged", b->archive ? 0 : b->rows);
+			add_int64(c, "archived", b->archive ? b->rows : 0);
+			add_int64(c, "batches", b->batches);
+			cJSON_AddItemToArray(classes, c);
+		}
+		cJSON_AddItemToArray(arr, run);
+	}
+	return arr;
+}
+
 char *
 report_render(const run_state *st, const policy *p, const report_meta *meta)
 {
@@ -377,6 +411,10 @@ report_render(const run_state *st, const policy *p, const report_meta *meta)
 		add_int64(o, "exit_code", a->exit_code);
 		cJSON_AddItemToArray(arr, o);
 	}
+	if (st->unfinished_work_read)
+		cJSON_AddItemToObject(root, "unfinished_runs_removed", render_unfinished_work(st));
+	else
+		cJSON_AddNullToObject(root, "unfinished_runs_removed");
 	arr = cJSON_AddArrayToObject(root, "warnings");
 	for (int i = 0; i < st->n_warnings; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(st->warnings[i]));
