@@ -479,6 +479,35 @@ nul_offset(const char *text, size_t len)
 	return -1;
 }
 
+/*
+ * The byte at which arrays and objects nest deeper than POLICY_NESTING_MAX,
+ * or -1. Checked before parsing so that a too deep file is named as such:
+ * cJSON's own limit only makes the parse fail like any syntax error.
+ */
+static long
+nesting_too_deep(const char *text, size_t len)
+{
+	bool in_string = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_string) {
+			if (text[i] == '\\')
+				i++;
+			else if (text[i] == '"')
+				in_string = false;
+		} else if (text[i] == '"') {
+			in_string = true;
+		} else if (text[i] == '[' || text[i] == '{') {
+			if (++depth > POLICY_NESTING_MAX)
+				return (long)i;
+		} else if ((text[i] == ']' || text[i] == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return -1;
+}
+
 static int
 compare_names(const void *a, const void *b)
 {
@@ -546,13 +575,27 @@ policy_parse(const char *text, size_t len, const char *origin, policy **out, ret
 		}
 	}
 
-	/* Parse. cJSON bounds nesting depth itself; nothing may follow the object. */
+	/* Parse: not too deep, and nothing may follow the object. */
 	{
 		long at = nul_offset(text, len);
 
 		if (at >= 0) {
 			rc = ret_fail(err, RET_USAGE, "%s: a NUL character at byte %ld: a policy is text",
 			              origin, at);
+			goto done;
+		}
+	}
+	{
+		long at = nesting_too_deep(text, len);
+		int line = 1;
+
+		for (long k = 0; k < at; k++)
+			if (text[k] == '\n')
+				line++;
+		if (at >= 0) {
+			rc = ret_fail(err, RET_USAGE, "%s: arrays and objects nested deeper than %d levels "
+			              "(line %d, byte %ld); a policy needs 4", origin, POLICY_NESTING_MAX,
+			              line, at);
 			goto done;
 		}
 	}

@@ -17,6 +17,7 @@
 #define POLICY_LIST_MAX 16      /* hold keys, allowed dependents, allowed triggers */
 #define POLICY_FILE_MAX (1024 * 1024)
 #define POLICY_RETAIN_MAX 100000 /* in its own unit: ample for 36500 days */
+#define POLICY_NESTING_MAX 64  /* arrays and objects; a policy needs 4 */
 
 typedef enum policy_action { ACTION_PURGE, ACTION_ARCHIVE, ACTION_KEEP } policy_action;
 

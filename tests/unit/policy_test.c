@@ -241,7 +241,30 @@ huge_and_deep_refused(void **state)
 	for (int i = 0; i < depth; i++)
 		text[n++] = ']';
 	strcpy(text + n, "}");
-	refused(text, "JSON");
+	refused(text,
+	        "test.json: arrays and objects nested deeper than 64 levels (line 1, byte 102)");
+	free(text);
+
+	/* One level within the limit parses as far as the policy's own checks. */
+	text = malloc(512);
+	assert_non_null(text);
+	n = (size_t)sprintf(text, "{\"name\": \"p\", \"version\": 1, \"classes\": ");
+	for (int i = 0; i < POLICY_NESTING_MAX - 1; i++)
+		text[n++] = '[';
+	for (int i = 0; i < POLICY_NESTING_MAX - 1; i++)
+		text[n++] = ']';
+	strcpy(text + n, "}");
+	refused(text, "test.json: classes[0] must be an object");
+	free(text);
+
+	/* Brackets inside strings are not nesting. */
+	text = malloc(512);
+	assert_non_null(text);
+	n = (size_t)sprintf(text, "{\"name\": \"");
+	for (int i = 0; i < 100; i++)
+		text[n++] = '[';
+	strcpy(text + n, "\\\"\", \"version\": 0, \"classes\": []}");
+	refused(text, "field \"version\"");
 	free(text);
 }
 
