@@ -233,6 +233,74 @@ check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_cat
 	return RET_OK;
 }
 
+/*
+ * The key must identify one row: key digests and `archive restore`'s refusal
+ * of keys already present count on it. Accepted: a valid, non-partial unique
+ * index (or primary key) on the key column alone, the column NOT NULL. On a
+ * partitioned table PostgreSQL can only enforce a unique index that includes
+ * the partition key, so there the index may hold the key plus partition key
+ * columns (of any level) and nothing else: the key is then unique together
+ * with them, which policies/README.md explains.
+ */
+static ret_code
+check_key_unique(PGconn *conn, const policy *p, const policy_class *c, const class_catalog *cat,
+                 ret_error *err)
+{
+	char oidbuf[16];
+	const char *params[2] = {oidbuf, c->key};
+	PGresult *res = NULL;
+	ret_code rc;
+
+	snprintf(oidbuf, sizeof(oidbuf), "%u", cat->oid);
+	rc = db_query(conn, "key lookup",
+	              "WITH pk AS (SELECT DISTINCT a.attname FROM pg_partitioned_table pt"
+	              "   JOIN pg_attribute a ON a.attrelid = pt.partrelid"
+	              "    AND a.attnum = ANY (pt.partattrs::int2[])"
+	              "   WHERE pt.partrelid IN (SELECT $1::oid"
+	              "                          UNION SELECT relid FROM pg_partition_tree($1::oid))),"
+	              " ix AS (SELECT ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[])"
+	              "     WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid"
+	              "     AND a.attnum = k.n WHERE k.o <= i.indnkeyatts ORDER BY k.o) AS cols"
+	              "   FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique"
+	              "   AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL)"
+	              " SELECT (SELECT attnotnull FROM pg_attribute WHERE attrelid = $1::oid"
+	              "         AND attname = $2),"
+	              "  EXISTS (SELECT 1 FROM ix WHERE cols = ARRAY[$2::name]),"
+	              "  EXISTS (SELECT 1 FROM ix WHERE $2::name = ANY (cols) AND (SELECT bool_and("
+	              "    x = $2::name OR x IN (SELECT attname FROM pk)) FROM unnest(cols) x)),"
+	              "  coalesce((SELECT string_agg(attname, ', ' ORDER BY attname) FROM pk"
+	              "            WHERE attname <> $2::name), '')",
+	              2, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	if (PQgetvalue(res, 0, 1)[0] != 't' && PQgetvalue(res, 0, 2)[0] != 't') {
+		const char *with = PQgetvalue(res, 0, 3);
+
+		if (cat->partitioned && with[0])
+			rc = ret_fail(err, RET_USAGE,
+			              "%s: class \"%s\": field \"key\": column \"%s\" of %s.%s is not "
+			              "unique: no valid primary key or unique index holds it with nothing "
+			              "but the partition key (%s), which a unique index on a partitioned "
+			              "table must include; declare PRIMARY KEY (%s, %s), or UNIQUE (%s, %s) "
+			              "with %s NOT NULL",
+			              p->path, c->name, c->key, c->schema, c->table, with, c->key, with,
+			              c->key, with, c->key);
+		else
+			rc = ret_fail(err, RET_USAGE,
+			              "%s: class \"%s\": field \"key\": column \"%s\" of %s.%s is not "
+			              "unique: no valid primary key or unique index (without WHERE or "
+			              "expressions) on that column alone",
+			              p->path, c->name, c->key, c->schema, c->table);
+	} else if (PQgetvalue(res, 0, 0)[0] != 't') {
+		rc = ret_fail(err, RET_USAGE,
+		              "%s: class \"%s\": field \"key\": column \"%s\" of %s.%s may be NULL, and "
+		              "NULL keys are not unique: declare it NOT NULL",
+		              p->path, c->name, c->key, c->schema, c->table);
+	}
+	PQclear(res);
+	return rc;
+}
+
 ret_code
 catalog_check_class(PGconn *conn, const policy *p, const policy_class *c, class_catalog *cat,
                     ret_error *err)
@@ -305,8 +373,11 @@ catalog_check_class(PGconn *conn, const policy *p, const policy_class *c, class_
 	}
 	cat->n_hold_keys = c->n_hold_keys;
 
-	/* Dependents matter only to classes that delete. */
+	/* The key and the dependents matter only to classes that delete. */
 	if (c->action == ACTION_KEEP)
 		return RET_OK;
+	rc = check_key_unique(conn, p, c, cat, err);
+	if (rc != RET_OK)
+		return rc;
 	return check_dependents(conn, p, c, cat, err);
 }

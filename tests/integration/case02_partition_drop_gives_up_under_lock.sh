@@ -10,8 +10,8 @@ setup_db
 
 sql <<'SQL'
 CREATE SCHEMA app;
-CREATE TABLE app.events (id bigint NOT NULL, at timestamptz, customer_id bigint)
-  PARTITION BY RANGE (at);
+CREATE TABLE app.events (id bigint NOT NULL, at timestamptz, customer_id bigint,
+  UNIQUE (id, at)) PARTITION BY RANGE (at);
 CREATE TABLE app.p_old PARTITION OF app.events
   FOR VALUES FROM ('2000-01-01') TO (date_trunc('day', now()) - interval '300 days');
 CREATE TABLE app.p_default PARTITION OF app.events DEFAULT;

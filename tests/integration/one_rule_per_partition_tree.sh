@@ -7,7 +7,8 @@ setup_db
 
 sql <<'SQL'
 CREATE SCHEMA app;
-CREATE TABLE app.part (id bigint, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+CREATE TABLE app.part (id bigint, ts timestamptz NOT NULL, PRIMARY KEY (id, ts))
+  PARTITION BY RANGE (ts);
 CREATE TABLE app.part_old PARTITION OF app.part FOR VALUES FROM ('2000-01-01') TO ('2026-01-01');
 CREATE TABLE app.part_new PARTITION OF app.part FOR VALUES FROM ('2026-01-01') TO ('2100-01-01');
 INSERT INTO app.part SELECT i, now() - (i || ' days')::interval FROM generate_series(1, 2000) i;

@@ -9,8 +9,8 @@ setup_db
 
 sql <<'SQL'
 CREATE SCHEMA app;
-CREATE TABLE app.events (id bigint NOT NULL, at timestamptz, customer_id bigint, body text)
-  PARTITION BY RANGE (at);
+CREATE TABLE app.events (id bigint NOT NULL, at timestamptz, customer_id bigint, body text,
+  UNIQUE (id, at)) PARTITION BY RANGE (at);
 CREATE TABLE app.p_old PARTITION OF app.events
   FOR VALUES FROM ('2000-01-01') TO (date_trunc('day', now()) - interval '300 days');
 CREATE TABLE app.p_held PARTITION OF app.events
@@ -30,7 +30,7 @@ INSERT INTO app.events VALUES
   (11, NULL, 1, 'undated'), (12, now() + interval '100 days', 1, 'future');
 
 CREATE TABLE app.arch (ref text NOT NULL, closed_at timestamptz NOT NULL, customer_id bigint,
-  note text) PARTITION BY RANGE (closed_at);
+  note text, PRIMARY KEY (ref, closed_at)) PARTITION BY RANGE (closed_at);
 CREATE TABLE app.a_old PARTITION OF app.arch
   FOR VALUES FROM ('2000-01-01') TO (date_trunc('day', now()) - interval '300 days');
 CREATE TABLE app.a_default PARTITION OF app.arch DEFAULT;

@@ -13,7 +13,8 @@ CREATE SCHEMA app;
 CREATE SCHEMA other;
 CREATE TABLE app.logs (id bigserial PRIMARY KEY, logged_at timestamptz, customer_id int);
 CREATE TABLE app.aggregates (day date PRIMARY KEY, n int);
-CREATE TABLE app.events (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE app.events (id bigint, at timestamptz NOT NULL, PRIMARY KEY (id, at))
+  PARTITION BY RANGE (at);
 CREATE TABLE app.events_2024 PARTITION OF app.events
   FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE app.events_2025 PARTITION OF app.events

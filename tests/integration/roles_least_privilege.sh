@@ -35,7 +35,8 @@ CREATE TABLE app.esc (id bigserial PRIMARY KEY, closed_at timestamptz, customer_
 INSERT INTO app.esc (closed_at, customer_id)
   SELECT now() - (i * 10 || ' days')::interval + interval '12 hours', i % 5
   FROM generate_series(1, 20) i;
-CREATE TABLE app.events (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE app.events (id bigint, at timestamptz NOT NULL, PRIMARY KEY (id, at))
+  PARTITION BY RANGE (at);
 CREATE TABLE app.events_old PARTITION OF app.events
   FOR VALUES FROM ('2000-01-01') TO ('2020-01-01');
 CREATE TABLE app.events_new PARTITION OF app.events
