@@ -91,7 +91,8 @@ SQL
 done
 
 # A purge class, killed after its DELETE (rolled back) or after its commit, in the first or
-# second batch: the rerun removes exactly what is left, and counts only that.
+# second batch: the rerun removes exactly what is left, counts only that, and states what the
+# killed run's committed batches purged.
 q "CREATE TABLE app.p (id bigint PRIMARY KEY, at timestamptz, body text)" >/dev/null
 cat >"$WORK/purge.json" <<'EOF2'
 {"name": "crash-purge", "version": 1, "max_fraction": 1.0, "batch_max_pages": 1,
@@ -119,6 +120,9 @@ SQL
   cycles=$((cycles + 1))
   assert_eq "purge $fault: rerun exits 0" 0 "$rc"
   assert_eq "purge $fault: rerun purged what was left" "$left" "$(class_get p purged)"
+  assert_eq "purge $fault: rerun states what the killed run purged, from the batch ledger" \
+    "$((200 - left))" \
+    "$(report_eval 'sum(c["purged"] for u in r["unfinished_runs_removed"] for c in u["classes"])')"
   assert_eq "purge $fault: no old row left" 0 \
     "$(q "SELECT count(*) FROM app.p WHERE body <> 'young'")"
   assert_eq "purge $fault: young rows stay" "$((cycles - 7))" \
