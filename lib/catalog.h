@@ -1,9 +1,10 @@
 /*
  * What the live catalog says about each class's table: that it and every
- * column the policy names exist, the timestamp column's type, the leaf
- * partitions, and the dependents a DELETE would reach (foreign keys and
- * triggers). Names from the policy are looked up as values and only ever
- * reach SQL text quoted by libpq, so a policy cannot smuggle SQL in a name.
+ * column the policy names exist, the timestamp column's type, that the key
+ * is unique, the leaf partitions, and the dependents a DELETE would reach
+ * (foreign keys and triggers). Names from the policy are looked up as
+ * values and only ever reach SQL text quoted by libpq, so a policy cannot
+ * smuggle SQL in a name.
  */
 #ifndef RETENTION_CATALOG_H
 #define RETENTION_CATALOG_H
@@ -50,8 +51,11 @@ typedef struct class_catalog {
 
 /*
  * Checks the class against the catalog and fills cat. RET_USAGE names the
- * policy field at fault when the table or a column does not exist or the
- * timestamp column has an unusable type. A dependent the policy does not
+ * policy field at fault when the table or a column does not exist, the
+ * timestamp column has an unusable type, or the key of a purge or archive
+ * class is not unique (a valid unique index on it alone, or on a partitioned
+ * table on it plus partition key columns only, and NOT NULL; see
+ * policies/README.md). A dependent the policy does not
  * cover (ON DELETE CASCADE / SET NULL / SET DEFAULT from another table, or a
  * user trigger on DELETE) is not an error here: it fills cat->guard.
  */
