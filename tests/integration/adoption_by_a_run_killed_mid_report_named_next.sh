@@ -60,7 +60,7 @@ assert_eq "run 3: sequence 3, chained to run 1's report, adopting nothing itself
                                 r["adopted_reports"])')"
 assert_eq "run 3 lists run 2 as unfinished" "[\"$run2\"]" "$(report_get '["unfinished_runs"]')"
 want="run $run2 (sequence 2) ended without recording a report in the ledger (killed, or its"
-want+=" database went away); its committed batches archived 0 rows in 0 segments; it had"
+want+=" database went away); its committed batches: $(batches_of "$run2"); it had"
 want+=" recorded in the ledger the unrecorded report of run $run1 (report_recorded_by)"
 assert_eq "run 3 names the adoption run 2 made" "$want" \
   "$(report_eval "'|'.join(w for w in r['warnings'] if w.startswith('run $run2 '))")"

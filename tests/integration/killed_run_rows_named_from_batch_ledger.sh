@@ -69,7 +69,8 @@ assert_eq "it names the killed run" "[\"$killed\"]" "$(report_get '["unfinished_
 assert_eq "with the rows it removed per class" \
   "$killed a $ra 0 $na b $rb 0 $nb" \
   "$(removed_by)"
-w="run $killed (sequence 1) ended without a report (killed, or its database went away); "
+w="run $killed (sequence 1) ended without recording a report in the ledger (killed, or its "
+w+="database went away); "
 w+="its committed batches: class a purged $ra rows in $na batches; "
 w+="class b purged $rb rows in $nb batches"
 assert_eq "and says so in its warnings" 1 "$(warned "$w")"

@@ -142,3 +142,15 @@ report_eval() {
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
     "${2:-$(latest_report)}" "$1"
 }
+
+# What the batch ledger says run $1's committed batches removed, in the words
+# reports and verify use ("class t purged 330 rows in 6 batches; ...", or "no
+# batch of it committed").
+batches_of() {
+  q "SELECT coalesce(string_agg(format('class %s %s %s rows in %s batch%s', class_name,
+       CASE WHEN action = 'archive' THEN 'archived' ELSE 'purged' END, rows, n,
+       CASE WHEN n = 1 THEN '' ELSE 'es' END), '; ' ORDER BY class_name, action),
+       'no batch of it committed')
+     FROM (SELECT class_name, action, sum(rows) AS rows, count(*) AS n FROM retention.batches
+           WHERE run_id = '$1' GROUP BY class_name, action) b"
+}

@@ -64,7 +64,7 @@ want="run $stranded_id (sequence 1) never recorded its report $stranded_file in 
 want+=" and that report is not adopted: its signature does not match its bytes (altered after"
 want+=" it was signed)
 run $stranded_id (sequence 1) ended without recording a report in the ledger (killed, or its"
-want+=" database went away); its committed batches archived 0 rows in 0 segments
+want+=" database went away); its committed batches: $(batches_of "$stranded_id")
 $stranded_file is the report of run $stranded_id, which never recorded it in the ledger, and"
 want+=" it was not adopted; moved with its signature to incomplete/$stranded_file"
 assert_eq "next run: names the refusal, the unfinished run and the move, in these words" \
@@ -90,7 +90,8 @@ want="note  incomplete/$stranded_file: $why
 note  incomplete/$stranded_file.sig: $why
 note  $(basename "$(latest_report)"): the chain starts at sequence 2: the runs before it left"
 want+=" no report
-note  $stranded_id: policy \"tampered\" sequence 1 left no report (status abandoned)"
+note  $stranded_id: policy \"tampered\" sequence 1 left no report (status abandoned);"
+want+=" its committed batches: $(batches_of "$stranded_id")"
 assert_eq "verify names each file set aside, the gap and the abandoned run" "$want" \
   "$(grep -E 'incomplete/|chain starts|left no report' "$WORK/chain.out")"
 finish
