@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "strbuf.h"
 
 ret_code
 catalog_same_tree(PGconn *conn, unsigned int a, unsigned int b, bool *related, ret_error *err)
@@ -105,6 +106,68 @@ listed(const char rows[][2 * POLICY_NAME_MAX], int n, const char *name)
 	return false;
 }
 
+/* True when a class of p names schema.table. */
+static bool
+named_by_policy(const policy *p, const char *schema, const char *table)
+{
+	for (int i = 0; i < p->n_classes; i++)
+		if (strcmp(p->classes[i].schema, schema) == 0 && strcmp(p->classes[i].table, table) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Inheritance children that are not partitions. The job reads and deletes
+ * the class's table ONLY, so it never reaches them; but in SQL the table's
+ * name stands for them too, and a policy that names the parent and not a
+ * child leaves it unclear which rule the child's rows follow. Such a class
+ * is refused until every child is named by a class of its own (keep, if it
+ * is to be left alone).
+ */
+static ret_code
+check_inheritance(PGconn *conn, const policy *p, const policy_class *c, const class_catalog *cat,
+                  ret_error *err)
+{
+	char oidbuf[16];
+	const char *params[1] = {oidbuf};
+	PGresult *res = NULL;
+	strbuf unnamed = {0};
+	char *list = NULL;
+	int n = 0;
+	ret_code rc;
+
+	snprintf(oidbuf, sizeof(oidbuf), "%u", cat->oid);
+	rc = db_query(conn, "inheritance lookup",
+	              "SELECT n.nspname, c.relname FROM pg_inherits i"
+	              " JOIN pg_class c ON c.oid = i.inhrelid"
+	              " JOIN pg_namespace n ON n.oid = c.relnamespace"
+	              " WHERE i.inhparent = $1::oid AND NOT c.relispartition"
+	              " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
+	              1, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *schema = PQgetvalue(res, i, 0), *table = PQgetvalue(res, i, 1);
+
+		if (named_by_policy(p, schema, table))
+			continue;
+		strbuf_appendf(&unnamed, "%s%s.%s", n++ ? ", " : "", schema, table);
+	}
+	PQclear(res);
+	if (n == 0)
+		return RET_OK;
+	list = strbuf_take(&unnamed);
+	rc = ret_fail(err, RET_USAGE,
+	              "%s: class \"%s\": field \"table\": %s.%s has %s that no class names: %s; "
+	              "the job removes rows from %s.%s itself only, never from its children",
+	              p->path, c->name, c->schema, c->table,
+	              n == 1 ? "an inheritance child" : "inheritance children",
+	              list ? list : "(out of memory)", c->schema, c->table);
+	ret_hint(err, "name each child in a class of its own (\"action\": \"keep\" leaves it alone)");
+	free(list);
+	return rc;
+}
+
 /* Foreign keys into the table (or any of its partitions) and DELETE triggers. */
 static ret_code
 check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_catalog *cat,
@@ -129,7 +192,7 @@ check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_cat
 	              "    AND a.attnum = k.n ORDER BY k.i), chr(1)),"
 	              "  array_to_string(ARRAY(SELECT a.attname FROM unnest(con.confkey)"
 	              "    WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid"
-	              "    AND a.attnum = k.n ORDER BY k.i), chr(1))"
+	              "    AND a.attnum = k.n ORDER BY k.i), chr(1)), cc.relkind"
 	              " FROM pg_constraint con"
 	              " JOIN pg_class cc ON cc.oid = con.conrelid"
 	              " JOIN pg_namespace cn ON cn.oid = cc.relnamespace"
@@ -182,7 +245,9 @@ check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_cat
 				PQclear(res);
 				return ret_fail(err, RET_RUNTIME, "cannot quote %s", plain);
 			}
-			snprintf(fk->child, sizeof(fk->child), "%s.%s", s, t);
+			/* A key binds its own table's rows only, never an inheriting child's. */
+			snprintf(fk->child, sizeof(fk->child), "%s%s.%s",
+			         PQgetvalue(res, i, 6)[0] == 'p' ? "" : "ONLY ", s, t);
 		}
 		for (int side = 0; side < 2; side++) {
 			char *list = strdup(PQgetvalue(res, i, 4 + side));
@@ -340,6 +405,8 @@ catalog_check_class(PGconn *conn, const policy *p, const policy_class *c, class_
 		return ret_fail(err, RET_USAGE, "%s: class \"%s\": table name too long", p->path,
 		                c->name);
 	snprintf(cat->qname, sizeof(cat->qname), "%s.%s", s, t);
+	snprintf(cat->from_item, sizeof(cat->from_item), "%s%s", cat->partitioned ? "" : "ONLY ",
+	         cat->qname);
 
 	/* Columns. */
 	if (c->key[0]) {
@@ -377,6 +444,9 @@ catalog_check_class(PGconn *conn, const policy *p, const policy_class *c, class_
 	if (c->action == ACTION_KEEP)
 		return RET_OK;
 	rc = check_key_unique(conn, p, c, cat, err);
+	if (rc != RET_OK)
+		return rc;
+	rc = check_inheritance(conn, p, c, cat, err);
 	if (rc != RET_OK)
 		return rc;
 	return check_dependents(conn, p, c, cat, err);

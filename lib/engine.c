@@ -1497,7 +1497,8 @@ archive_partition(run_state *st, class_result *cr, const char *part, int64_t *ro
 
 	*rows = 0;
 	archive_segment_name(cr->cls->name, st->run_id, cr->batches + 1, rel, rel_len);
-	strbuf_appendf(&sb, "COPY (SELECT t.* FROM %s t) TO STDOUT WITH (FORMAT csv, HEADER true)",
+	strbuf_appendf(&sb,
+	               "COPY (SELECT t.* FROM ONLY %s t) TO STDOUT WITH (FORMAT csv, HEADER true)",
 	               part);
 	sql = strbuf_take(&sb);
 	if (sql == NULL)
@@ -1575,10 +1576,13 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 		}
 	}
 
-	/* Under the lock: every row still eligible, or the partition goes by batches. */
+	/*
+	 * Under the lock: every row still eligible, or the partition goes by
+	 * batches. Here as everywhere rows are read ONLY from the relation named.
+	 */
 	if (rc == RET_OK) {
 		strbuf_appendf(&sb, "SELECT count(*) FILTER (WHERE NOT (%s) OR t.%s IS NULL)"
-		               " FROM %s t", cr->sql.eligible, cr->cat.ts, part);
+		               " FROM ONLY %s t", cr->sql.eligible, cr->cat.ts, part);
 		sql = strbuf_take(&sb);
 		rc = sql ? db_query(st->conn, "partition check", sql, 0, NULL, &res, &e)
 		         : ret_fail(&e, RET_RUNTIME, "out of memory");
@@ -1597,7 +1601,7 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 
 	/* The keys go into the digest table before the rows go. */
 	if (rc == RET_OK && cr->capture_table[0]) {
-		strbuf_appendf(&sb, "INSERT INTO %s (k) SELECT t.%s::text FROM %s t",
+		strbuf_appendf(&sb, "INSERT INTO %s (k) SELECT t.%s::text FROM ONLY %s t",
 		               cr->capture_table, cr->cat.key, part);
 		sql = strbuf_take(&sb);
 		rc = sql ? db_query(st->conn, "partition keys", sql, 0, NULL, &res, &e)
@@ -1611,7 +1615,7 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 	if (rc == RET_OK && cr->cls->action == ACTION_ARCHIVE)
 		rc = archive_partition(st, cr, part, rows, rel, sizeof(rel), sha, &nbytes, &e);
 	if (rc == RET_OK && !cr->capture_table[0] && cr->cls->action != ACTION_ARCHIVE) {
-		strbuf_appendf(&sb, "SELECT count(*) FROM %s", part);
+		strbuf_appendf(&sb, "SELECT count(*) FROM ONLY %s", part);
 		sql = strbuf_take(&sb);
 		rc = sql ? db_query(st->conn, "partition rows", sql, 0, NULL, &res, &e)
 		         : ret_fail(&e, RET_RUNTIME, "out of memory");

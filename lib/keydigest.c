@@ -353,7 +353,7 @@ keydigest_eligible_and_held(PGconn *conn, const class_catalog *cat, const class_
 	               "SELECT x.kind, x.k FROM (SELECT CASE WHEN %s THEN 'h' WHEN %s THEN 'p'"
 	               " ELSE 'e' END AS kind, t.%s::text AS k FROM %s t WHERE %s) x"
 	               " WHERE x.kind <> 'p' ORDER BY x.kind, x.k COLLATE \"C\"",
-	               s->held, s->pinned, cat->key, cat->qname, s->old);
+	               s->held, s->pinned, cat->key, cat->from_item, s->old);
 	sql = strbuf_take(&sb);
 	if (sql == NULL)
 		return ret_fail(err, RET_RUNTIME, "out of memory");
@@ -379,7 +379,7 @@ keydigest_held(PGconn *conn, const class_catalog *cat, const class_sql *s, key_d
 	strbuf_appendf(&sb,
 	               "SELECT t.%s::text FROM %s t WHERE %s AND (%s)"
 	               " ORDER BY t.%s::text COLLATE \"C\"",
-	               cat->key, cat->qname, s->old, s->held, cat->key);
+	               cat->key, cat->from_item, s->old, s->held, cat->key);
 	sql = strbuf_take(&sb);
 	if (sql == NULL)
 		return ret_fail(err, RET_RUNTIME, "out of memory");

@@ -172,7 +172,8 @@ sqlbuild_stats(const class_catalog *cat, const class_sql *s)
 	               "  ON x.rel = a.rel"
 	               " JOIN pg_class c ON c.oid = a.rel"
 	               " JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1",
-	               cat->qname, cat->ts, s->held, s->pinned, cat->qname, cat->ts, s->old);
+	               cat->from_item, cat->ts, s->held, s->pinned, cat->from_item, cat->ts,
+	               s->old);
 	return strbuf_take(&sb);
 }
 
@@ -221,10 +222,14 @@ static void
 append_delete(strbuf *sb, const char *rel, const class_sql *s, int64_t from_block,
               int64_t to_block, int returning)
 {
-	/* A TID range: the batch reads only its own heap blocks. */
+	/*
+	 * A TID range: the batch reads only its own heap blocks. rel is one leaf
+	 * (a plain table or a partition); ONLY keeps the DELETE off any table
+	 * inheriting from it, where the block range would mean other rows.
+	 */
 	strbuf_appendf(sb,
-	               "DELETE FROM %s t WHERE t.ctid >= '(%lld,0)'::tid AND t.ctid < '(%lld,0)'::tid"
-	               " AND %s%s",
+	               "DELETE FROM ONLY %s t"
+	               " WHERE t.ctid >= '(%lld,0)'::tid AND t.ctid < '(%lld,0)'::tid AND %s%s",
 	               rel, (long long)from_block, (long long)to_block, s->eligible,
 	               returning ? " RETURNING t.*" : "");
 }
@@ -280,7 +285,7 @@ sqlbuild_rows_per_hold(PGconn *conn, const policy_class *c, const class_catalog 
 		append_literal(conn, &sb, c->hold_keys[k]);
 		if (rel == NULL) {
 			strbuf_appendf(&sb, "::text AS col, t.%s::text AS k FROM %s t WHERE %s",
-			               cat->hold_keys[k], cat->qname, s->old);
+			               cat->hold_keys[k], cat->from_item, s->old);
 			continue;
 		}
 		strbuf_appendf(&sb, "::text AS col, t.%s::text AS k FROM ONLY %s t WHERE ",

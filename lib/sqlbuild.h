@@ -56,8 +56,9 @@ char *sqlbuild_stats_range(const char *rel, const class_catalog *cat, const clas
                            int64_t from_block, int64_t to_block);
 
 /*
- * DELETE of the eligible rows of relation rel between heap blocks
- * [from_block, to_block). returning adds "RETURNING t.*" for the archive.
+ * DELETE of the eligible rows of relation rel (one leaf of the stats, read
+ * ONLY) between heap blocks [from_block, to_block). returning adds
+ * "RETURNING t.*" for the archive.
  */
 char *sqlbuild_delete(const char *rel, const class_sql *s, int64_t from_block, int64_t to_block,
                       int returning);
