@@ -30,10 +30,11 @@ help(void)
 	       "Exit status: 0 valid (and, with --db, no finding); 1 runtime failure (the\n"
 	       "database cannot be reached or read); 2 invalid policy, or a class that does\n"
 	       "not fit the database (unknown or vanished table, unknown column, unusable\n"
-	       "timestamp type, unknown time zone): a run would refuse it; 3 a run's guard\n"
-	       "would refuse (an uncovered cascade or trigger); 4 drift only: tables in a\n"
-	       "governed schema that no class names, or a governed schema that does not\n"
-	       "exist. The most serious finding decides.\n");
+	       "timestamp type, unknown time zone, an inheritance child no class names, a\n"
+	       "rule on DELETE): a run would refuse it; 3 a run's guard would refuse (an\n"
+	       "uncovered cascade or trigger); 4 drift only: tables in a governed schema\n"
+	       "that no class names, or a governed schema that does not exist. The most\n"
+	       "serious finding decides.\n");
 }
 
 static const char *

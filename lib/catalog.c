@@ -168,6 +168,51 @@ check_inheritance(PGconn *conn, const policy *p, const policy_class *c, const cl
 	return rc;
 }
 
+/*
+ * Rules on DELETE, on the table or any partition (a batch deletes from a
+ * partition by its own name, so a partition's rule applies). The server
+ * refuses a DO ALSO, conditional or DO INSTEAD NOTHING rule in the job's
+ * statements (a DELETE inside WITH or COPY), and an unconditional DO INSTEAD
+ * rule would delete from somewhere else than the rows counted: no policy
+ * field could make a rule safe, so the class does not fit the database, like
+ * a column of the wrong type. A trigger can do a rule's work and be listed
+ * in allow_triggers.
+ */
+static ret_code
+check_rules(PGconn *conn, const policy *p, const policy_class *c, const class_catalog *cat,
+            ret_error *err)
+{
+	char oidbuf[16];
+	const char *params[1] = {oidbuf};
+	PGresult *res = NULL;
+	ret_code rc;
+
+	snprintf(oidbuf, sizeof(oidbuf), "%u", cat->oid);
+	rc = db_query(conn, "rule lookup",
+	              "SELECT r.rulename, n.nspname, cl.relname,"
+	              "  CASE WHEN r.is_instead THEN 'DO INSTEAD' ELSE 'DO ALSO' END"
+	              " FROM pg_rewrite r"
+	              " JOIN pg_class cl ON cl.oid = r.ev_class"
+	              " JOIN pg_namespace n ON n.oid = cl.relnamespace"
+	              " WHERE r.ev_type = '4' AND r.ev_class IN (SELECT $1::oid"
+	              "   UNION SELECT relid FROM pg_partition_tree($1::oid))"
+	              " ORDER BY n.nspname COLLATE \"C\", cl.relname COLLATE \"C\","
+	              "  r.rulename COLLATE \"C\"",
+	              1, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	if (PQntuples(res) > 0) {
+		rc = ret_fail(err, RET_USAGE,
+		              "%s: class \"%s\": field \"table\": rule \"%s\" on %s.%s rewrites DELETE "
+		              "(%s); the job cannot remove rows through a rule",
+		              p->path, c->name, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+		              PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+		ret_hint(err, "drop the rule; a DELETE trigger listed in allow_triggers can do its work");
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* Foreign keys into the table (or any of its partitions) and DELETE triggers. */
 static ret_code
 check_dependents(PGconn *conn, const policy *p, const policy_class *c, class_catalog *cat,
@@ -447,6 +492,8 @@ catalog_check_class(PGconn *conn, const policy *p, const policy_class *c, class_
 	if (rc != RET_OK)
 		return rc;
 	rc = check_inheritance(conn, p, c, cat, err);
+	if (rc == RET_OK)
+		rc = check_rules(conn, p, c, cat, err);
 	if (rc != RET_OK)
 		return rc;
 	return check_dependents(conn, p, c, cat, err);

@@ -2,7 +2,7 @@
  * What the live catalog says about each class's table: that it and every
  * column the policy names exist, the timestamp column's type, that the key
  * is unique, the leaf partitions, and the dependents a DELETE would reach
- * (foreign keys, triggers, inheritance children). Names from the policy are
+ * (foreign keys, triggers, rules, inheritance children). Names from the policy are
  * looked up as values and only ever reach SQL text quoted by libpq, so a
  * policy cannot smuggle SQL in a name.
  *
@@ -68,7 +68,9 @@ typedef struct class_catalog {
  * table on it plus partition key columns only, and NOT NULL; see
  * policies/README.md); and, for a class that removes rows, when its table
  * has inheritance children that no class of p names (a reader of the policy
- * would take them for part of the table). A dependent the policy does not
+ * would take them for part of the table) or a rule on DELETE (on the table
+ * or a partition: the job's statements cannot run through one, and an
+ * INSTEAD rule would delete elsewhere). A dependent the policy does not
  * cover (ON DELETE CASCADE / SET NULL / SET DEFAULT from another table, or a
  * user trigger on DELETE) is not an error here: it fills cat->guard.
  */
