@@ -617,6 +617,7 @@ archive_restore(PGconn *conn, const archive_restore_request *req, int64_t *resto
 	char copied_text[32];
 	const char *params[5];
 	long long ledger_rows = -1, copied = 0, dups = 0;
+	bool target_partitioned = false;
 	cJSON *columns = NULL, *manifest = NULL;
 	PGresult *res = NULL, *generated = NULL;
 	strbuf sb = {0};
@@ -671,10 +672,13 @@ archive_restore(PGconn *conn, const archive_restore_request *req, int64_t *resto
 
 	/* A scratch table takes the columns of the table the rows came from. */
 	params[0] = qtarget;
-	rc = db_query(conn, "target", "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err);
+	rc = db_query(conn, "target",
+	              "SELECT (SELECT relkind FROM pg_class WHERE oid = to_regclass($1))", 1, params,
+	              &res, err);
 	if (rc != RET_OK)
 		goto fail;
-	if (PQgetvalue(res, 0, 0)[0] != 't') {
+	target_partitioned = PQgetvalue(res, 0, 0)[0] == 'p';
+	if (PQgetisnull(res, 0, 0)) {
 		if (!req->create) {
 			rc = ret_fail(err, RET_USAGE, "--into: table %s does not exist (--create makes a "
 			              "scratch table with the columns of %s)", req->target, table);
@@ -744,7 +748,12 @@ archive_restore(PGconn *conn, const archive_restore_request *req, int64_t *resto
 		goto fail;
 	}
 
-	/* Rows whose key is still there are not restored twice. */
+	/*
+	 * Rows whose key is still there are not restored twice. "There" is the
+	 * target itself, ONLY for a plain table: the rows went into it, and a
+	 * table inheriting from it holds other rows (the job archived the
+	 * table's own rows, never its children's).
+	 */
 	rc = restore_key(conn, req, manifest, qtarget, key, sizeof(key), err);
 	if (rc != RET_OK)
 		goto fail;
@@ -752,10 +761,11 @@ archive_restore(PGconn *conn, const archive_restore_request *req, int64_t *resto
 		goto quote_fail;
 	strbuf_appendf(&sb,
 	               "SELECT count(*), (SELECT string_agg(k, ', ') FROM (SELECT s.%s::text AS k"
-	               " FROM retention_restore s WHERE EXISTS (SELECT 1 FROM %s t WHERE t.%s ="
+	               " FROM retention_restore s WHERE EXISTS (SELECT 1 FROM %s%s t WHERE t.%s ="
 	               " s.%s) ORDER BY 1 LIMIT %d) x) FROM retention_restore s WHERE EXISTS"
-	               " (SELECT 1 FROM %s t WHERE t.%s = s.%s)",
-	               qkey, qtarget, qkey, qkey, DUPLICATES_SHOWN, qtarget, qkey, qkey);
+	               " (SELECT 1 FROM %s%s t WHERE t.%s = s.%s)",
+	               qkey, target_partitioned ? "" : "ONLY ", qtarget, qkey, qkey, DUPLICATES_SHOWN,
+	               target_partitioned ? "" : "ONLY ", qtarget, qkey, qkey);
 	sql = strbuf_take(&sb);
 	rc = db_query(conn, "duplicate check", sql ? sql : "", 0, NULL, &res, err);
 	free(sql);

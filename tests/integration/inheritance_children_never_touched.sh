@@ -5,8 +5,12 @@
 # from it, and its DELETE trigger never fires), whatever the parent's class
 # does; a child named by no class refuses the parent's class (exit 2, in the
 # run, the dry run and policy check alike) before any row goes. A class on a
-# child touches the child alone. The least-privilege job role, granted what
-# `db grants` prints, runs such a policy without touching a child.
+# child touches the child alone. A foreign key pins only the rows its own
+# table references, as PostgreSQL enforces it, not those an inheriting table
+# names. The least-privilege job role, granted what
+# `db grants` prints, runs such a policy without touching a child, and
+# `archive restore` puts the parent's rows back into the parent even where a
+# child holds the same key.
 . "$(dirname "$0")/lib.sh"
 setup_db
 
@@ -34,6 +38,11 @@ CREATE TRIGGER child_audit BEFORE DELETE ON app.child
 SELECT app.fill('app.parent'), app.fill('app.child');
 UPDATE app.child SET extra = 'x';
 INSERT INTO app.grand SELECT id, id FROM app.child;
+-- A key that pins parent 30; an inheriting table, which no key binds, names parent 31.
+CREATE TABLE app.ref (id int, parent_id int REFERENCES app.parent ON DELETE RESTRICT);
+CREATE TABLE app.ref_hist () INHERITS (app.ref);
+INSERT INTO app.ref VALUES (1, 30);
+INSERT INTO app.ref_hist VALUES (2, 31);
 -- Archive on the parent, purge on the child.
 CREATE TABLE app.aparent (id int PRIMARY KEY, ts timestamptz, cust int);
 CREATE TABLE app.achild (extra text) INHERITS (app.aparent);
@@ -108,16 +117,21 @@ PGUSER=$JOB run_job --policy "$WORK/named.json" --dry-run
 assert_eq "dry run as the job role: exit 0" 0 "$rc"
 dry=$(latest_report)
 for c in p a ac kc; do
+  old=$(( $(class_get $c eligible "$dry") + $(class_get $c pinned "$dry") ))
   assert_eq "dry run: class $c counts its own table" "1000 491" \
-    "$(class_get $c total "$dry") $(class_get $c eligible "$dry")"
+    "$(class_get $c total "$dry") $old"
 done
+assert_eq "dry run: parent 30 is pinned by app.ref, not 31 by app.ref_hist" "1 490" \
+  "$(class_get p pinned "$dry") $(class_get p eligible "$dry")"
 sleep 1
 PGUSER=$JOB run_job --policy "$WORK/named.json"
 assert_eq "run as the job role: exit 0" 0 "$rc"
 assert_eq "run: status" success "$(report_get '["status"]')"
 assert_eq "run: each class removed its own table's old rows, no other" \
-  "509 1000 1000 0 509 509 1000 509" "$(counts)"
-assert_eq "run: purged and archived as counted" "491 491 491 491" \
+  "510 1000 1000 0 509 509 1000 509" "$(counts)"
+assert_eq "run: the pinned parent stays, the other goes" "30" \
+  "$(q "SELECT string_agg(id::text, ',') FROM ONLY app.parent WHERE id IN (30, 31)")"
+assert_eq "run: purged and archived as counted" "490 491 491 491" \
   "$(class_get p purged) $(class_get a archived) $(class_get ac purged) $(class_get kc purged)"
 assert_eq "run: the keep classes were kept" "kept kept" \
   "$(class_get c status) $(class_get k status)"
@@ -130,4 +144,17 @@ assert_eq "run: the segments come from app.aparent alone" app.aparent \
   "$(q "SELECT string_agg(DISTINCT table_name, ',') FROM retention.archive_segments")"
 retention verify --compare "$dry" "$(latest_report)" >"$WORK/compare.out" 2>&1
 assert_eq "the real run removed exactly what the dry run counted" 0 "$?"
+
+# Restoring the parent's segments brings its rows back even where a child
+# holds the same key: the child's rows are not the parent's.
+q "INSERT INTO app.achild (id, ts, cust, extra) VALUES (30, now(), 0, 'same key')" >/dev/null
+for f in "$ARCHIVE"/a/*.csv.gz; do
+  retention archive restore --segment "$f" --into app.aparent >/dev/null 2>"$WORK/run.log" \
+    || die "archive restore $f"
+done
+assert_eq "restore: the parent has all its rows again, the child keeps its own" \
+  "510 1000 510 1000" \
+  "$(q "SELECT concat_ws(' ', (SELECT count(*) FROM ONLY app.parent),
+          (SELECT count(*) FROM ONLY app.aparent), (SELECT count(*) FROM app.achild),
+          (SELECT count(DISTINCT id) FROM ONLY app.aparent))")"
 finish
