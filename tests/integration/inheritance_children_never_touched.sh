@@ -49,6 +49,9 @@ CREATE TABLE app.achild (extra text) INHERITS (app.aparent);
 -- Keep on the parent, purge on the child.
 CREATE TABLE app.kparent (id int PRIMARY KEY, ts timestamptz, cust int);
 CREATE TABLE app.kchild (extra text) INHERITS (app.kparent);
+-- Primary keys are not inherited: a child that a class purges declares its own.
+ALTER TABLE app.achild ADD PRIMARY KEY (id);
+ALTER TABLE app.kchild ADD PRIMARY KEY (id);
 SELECT app.fill('app.aparent'), app.fill('app.achild'), app.fill('app.kparent'),
   app.fill('app.kchild');
 SQL

@@ -17,7 +17,7 @@ CREATE TABLE app.t (id int PRIMARY KEY, ts timestamptz);
 CREATE RULE also_del AS ON DELETE TO app.t DO ALSO DELETE FROM app.other WHERE id = OLD.id;
 CREATE TABLE app.i (id int PRIMARY KEY, ts timestamptz);
 CREATE RULE instead_del AS ON DELETE TO app.i DO INSTEAD DELETE FROM app.other WHERE id = OLD.id;
-CREATE TABLE app.p (id int, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+CREATE TABLE app.p (id int, ts timestamptz NOT NULL, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
 CREATE TABLE app.p_all PARTITION OF app.p DEFAULT;
 CREATE RULE part_del AS ON DELETE TO app.p_all DO ALSO DELETE FROM app.other WHERE id = OLD.id;
 CREATE TABLE app.k (id int PRIMARY KEY, ts timestamptz);
