@@ -44,6 +44,10 @@ help(void)
 	       "  --as-of TIME             pretend the run happens at TIME (dry runs only;\n"
 	       "                           a time without a zone is read as UTC)\n"
 	       "  --db CONNINFO            connection string; default: libpq environment\n"
+	       "  --jobs N                 work on up to N classes at once, each on a session\n"
+	       "                           of its own (1 to 64, default 1); the lock stays on\n"
+	       "                           the first session; a dry run's sessions share one\n"
+	       "                           snapshot\n"
 	       "  --progress-interval SEC  seconds between progress lines (default 10, 0 = none)\n"
 	       "  --max-clock-skew SEC     refuse when the database clock is further than this\n"
 	       "                           from the host clock (default 300, 0 = no check)\n"
@@ -159,9 +163,10 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 		st.pol = NULL;
 		st.outcome = err.code;
 	}
-	log_msg(LOG_INFO, NULL, "starting %s run of policy %s (report dir %s, archive dir %s)",
+	log_msg(LOG_INFO, NULL,
+	        "starting %s run of policy %s (report dir %s, archive dir %s, jobs %d)",
 	        opt->dry_run ? "dry" : "execute", a->policy_path, a->report_dir,
-	        opt->archive_dir ? opt->archive_dir : "none");
+	        opt->archive_dir ? opt->archive_dir : "none", opt->jobs);
 	if (a->key_path && st.outcome == RET_OK) {
 		/* The key also checks a report an earlier run left unrecorded before it is adopted. */
 		if (signing_key_load(a->key_path, &key, &err) == RET_OK) {
@@ -312,11 +317,12 @@ cmd_run(int argc, char **argv)
 		{"progress-interval", required_argument, NULL, 'i'},
 		{"max-clock-skew", required_argument, NULL, 's'},
 		{"metrics-file", required_argument, NULL, 'm'},
+		{"jobs", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	run_args a = {NULL, NULL, NULL, NULL};
 	run_options opt = {.progress_interval_s = 10, .max_clock_skew_s = 300,
-	                   .stop = &stop_requested};
+	                   .stop = &stop_requested, .jobs = 1};
 	run_summary sum;
 	const char *metrics_path = NULL;
 	char run_id[37];
@@ -373,6 +379,12 @@ cmd_run(int argc, char **argv)
 				return cli_usage("run", "--max-clock-skew: \"%s\" is not 0 to 86400", optarg);
 			opt.max_clock_skew_s = (int)v;
 			break;
+		case 'j':
+			if (!cli_parse_long(optarg, 1, ENGINE_JOBS_MAX, &v))
+				return cli_usage("run", "--jobs: \"%s\" is not 1 to %d", optarg,
+				                 ENGINE_JOBS_MAX);
+			opt.jobs = (int)v;
+			break;
 		case 'm':
 			if (optarg[0] == '\0')
 				return cli_usage("run", "--metrics-file: the path is empty");
@@ -386,6 +398,7 @@ cmd_run(int argc, char **argv)
 		}
 	}
 	log_set_dry_run(opt.dry_run);
+	opt.conninfo = a.conninfo;
 
 	/* From here on every outcome, refusals included, reaches the metrics. */
 	if (optind < argc) {

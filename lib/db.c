@@ -91,6 +91,8 @@ conninfo_password(const char *conninfo, char **password, ret_error *err)
 	char *perr = NULL;
 
 	*password = NULL;
+	if (conninfo == NULL || conninfo[0] == '\0')
+		return RET_OK;
 	opts = PQconninfoParse(conninfo, &perr);
 	if (opts == NULL) {
 		if (perr)
@@ -108,34 +110,25 @@ conninfo_password(const char *conninfo, char **password, ret_error *err)
 	return RET_OK;
 }
 
-ret_code
-db_connect(const char *conninfo, PGconn **out, ret_error *err)
+/*
+ * Takes conn (finished on failure): checks it is up and gives it the job's
+ * session settings. password (may be NULL) is masked in any error libpq gives.
+ */
+static ret_code
+set_up_session(PGconn *conn, const char *password, PGconn **out, ret_error *err)
 {
-	PGconn *conn;
-	char *password = NULL;
 	ret_code rc;
 
-	*out = NULL;
-	if (conninfo && conninfo[0]) {
-		rc = conninfo_password(conninfo, &password, err);
-		if (rc != RET_OK)
-			return rc;
-	}
-	conn = PQconnectdb(conninfo ? conninfo : "");
-	if (conn == NULL) {
-		free(password);
+	if (conn == NULL)
 		return ret_fail(err, RET_RUNTIME, "cannot allocate a connection");
-	}
 	if (PQstatus(conn) != CONNECTION_OK) {
 		/* libpq names host and user; a password it echoes anyway is masked. */
 		db_fail(conn, NULL, "cannot connect to the database", err);
 		if (err)
 			redact(err->message, password);
-		free(password);
 		PQfinish(conn);
 		return RET_RUNTIME;
 	}
-	free(password);
 	PQsetNoticeReceiver(conn, notice_to_log, NULL);
 	rc = db_exec(conn, "session setup", session_setup, err);
 	if (rc != RET_OK) {
@@ -144,6 +137,44 @@ db_connect(const char *conninfo, PGconn **out, ret_error *err)
 	}
 	*out = conn;
 	return RET_OK;
+}
+
+ret_code
+db_connect(const char *conninfo, PGconn **out, ret_error *err)
+{
+	char *password = NULL;
+	ret_code rc;
+
+	*out = NULL;
+	rc = conninfo_password(conninfo, &password, err);
+	if (rc != RET_OK)
+		return rc;
+	rc = set_up_session(PQconnectdb(conninfo ? conninfo : ""), password, out, err);
+	free(password);
+	return rc;
+}
+
+ret_code
+db_connect_again(PGconn *model, const char *conninfo, PGconn **out, ret_error *err)
+{
+	/*
+	 * libpq expands the first dbname as a connection string and lets later
+	 * keywords override it; empty values leave the string's (or the
+	 * environment's) setting alone.
+	 */
+	const char *const keys[] = {"dbname", "host", "hostaddr", "port", "user", "dbname", NULL};
+	const char *const values[] = {conninfo ? conninfo : "", PQhost(model), PQhostaddr(model),
+	                              PQport(model), PQuser(model), PQdb(model), NULL};
+	char *password = NULL;
+	ret_code rc;
+
+	*out = NULL;
+	rc = conninfo_password(conninfo, &password, err);
+	if (rc != RET_OK)
+		return rc;
+	rc = set_up_session(PQconnectdbParams(keys, values, 1), password, out, err);
+	free(password);
+	return rc;
 }
 
 void

@@ -22,6 +22,15 @@
  */
 ret_code db_connect(const char *conninfo, PGconn **out, ret_error *err);
 
+/*
+ * Opens one more session like model: conninfo's settings (as given to
+ * db_connect for model), with model's host, address, port, user and database
+ * pinned, so that a conninfo naming several hosts cannot give a session on
+ * another server; set up as db_connect does. RET_RUNTIME when it cannot
+ * connect; *out is NULL then.
+ */
+ret_code db_connect_again(PGconn *model, const char *conninfo, PGconn **out, ret_error *err);
+
 /* Closes conn; accepts NULL. */
 void db_close(PGconn *conn);
 

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,21 +64,30 @@ grow(void **arr, int *n, int *cap, size_t sz)
 static void
 add_warning(run_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Guards the warnings list, which the workers of a --jobs run share. */
+static pthread_mutex_t warnings_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 add_warning(run_state *st, const char *fmt, ...)
 {
+	run_state *run = st->parent ? st->parent : st;
 	char buf[1024];
+	char *copy;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	log_msg(LOG_WARNING, NULL, "%s", buf);
-	if (!grow((void **)&st->warnings, &st->n_warnings, &st->cap_warnings, sizeof(char *)))
-		return;
-	st->warnings[st->n_warnings] = strdup(buf);
-	if (st->warnings[st->n_warnings])
-		st->n_warnings++;
+	copy = strdup(buf);
+	pthread_mutex_lock(&warnings_lock);
+	if (copy && grow((void **)&run->warnings, &run->n_warnings, &run->cap_warnings,
+	                 sizeof(char *))) {
+		run->warnings[run->n_warnings++] = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&warnings_lock);
+	free(copy);
 }
 
 void
@@ -2006,56 +2017,56 @@ done:
 }
 
 /*
- * The run's evidence, read after the work (or in the dry run's snapshot):
- * each checked class's key digests, then the holds open and released. A
- * failure is logged and fails the run; a dry run stops at the first, its
- * transaction being dead. An interrupted run skips the held-keys digest, a
- * scan of the whole table, to end within the pod's grace period; the
- * removed-keys digest reads only what this run removed.
+ * One class's key digests, read after the work (or in the dry run's
+ * snapshot) on the session that did the work: a real run's removed keys are
+ * in that session's temporary table, read back in chunks, and its held keys
+ * are gathered by block ranges (held_digest). A failure is logged and
+ * returned. An interrupted run skips the held-keys digest, a scan of the
+ * whole table, to end within the pod's grace period; the removed-keys digest
+ * reads only what this run removed.
+ */
+static ret_code
+class_digests(run_state *st, class_result *cr, ret_error *err)
+{
+	ret_code rc;
+
+	if (!cr->checked || !cr->cat.key[0])
+		return RET_OK;
+	if (st->opt.dry_run)
+		rc = keydigest_eligible_and_held(st->conn, &cr->cat, &cr->sql, &cr->removed_keys,
+		                                 &cr->held_keys, err);
+	else
+		rc = keydigest_removed_and_held(st->conn, &cr->cat, &cr->sql, cr->capture_table,
+		                                &cr->removed_keys, NULL, err);
+	if (rc == RET_OK && !st->opt.dry_run && !st->interrupted)
+		rc = held_digest(st, cr, err);
+	keydigest_capture_close(st->conn, cr->capture_table);
+	if (rc == RET_OK && !st->opt.dry_run)
+		log_msg(LOG_INFO, cr->cls->name,
+		        "removed keys digested in %d reads, held keys in %d reads",
+		        cr->removed_keys.reads, cr->held_keys.reads);
+	/*
+	 * After a real run, "held" is what holds keep at its end, so a hold
+	 * added mid-run shows in the class's count as in the per-hold counts.
+	 */
+	if (rc == RET_OK && !st->opt.dry_run && cr->held_keys.computed)
+		cr->held = cr->held_keys.rows;
+	if (rc == RET_OK)
+		return RET_OK;
+	ret_prefix(err, "key digest");
+	log_error_detail(cr->cls->name, err->message, err->hint, err->sqlstate);
+	return rc;
+}
+
+/*
+ * The holds' evidence, read once the classes' own is in (or in the dry run's
+ * snapshot): the holds open and released.
  */
 static ret_code
 record_evidence(run_state *st, ret_error *err)
 {
-	ret_code overall = RET_OK;
 	ret_code rc;
 
-	for (int i = 0; i < st->n_classes; i++) {
-		class_result *cr = &st->classes[i];
-		ret_error derr;
-
-		if (!cr->checked || !cr->cat.key[0])
-			continue;
-		ret_error_clear(&derr);
-		if (st->opt.dry_run)
-			rc = keydigest_eligible_and_held(st->conn, &cr->cat, &cr->sql, &cr->removed_keys,
-			                                 &cr->held_keys, &derr);
-		else
-			rc = keydigest_removed_and_held(st->conn, &cr->cat, &cr->sql, cr->capture_table,
-			                                &cr->removed_keys, NULL, &derr);
-		if (rc == RET_OK && !st->opt.dry_run && !st->interrupted)
-			rc = held_digest(st, cr, &derr);
-		keydigest_capture_close(st->conn, cr->capture_table);
-		if (rc == RET_OK && !st->opt.dry_run)
-			log_msg(LOG_INFO, cr->cls->name,
-			        "removed keys digested in %d reads, held keys in %d reads",
-			        cr->removed_keys.reads, cr->held_keys.reads);
-		/*
-		 * After a real run, "held" is what holds keep at its end, so a hold
-		 * added mid-run shows in the class's count as in the per-hold counts.
-		 */
-		if (rc == RET_OK && !st->opt.dry_run && cr->held_keys.computed)
-			cr->held = cr->held_keys.rows;
-		if (rc == RET_OK)
-			continue;
-		ret_prefix(&derr, "key digest");
-		log_error_detail(cr->cls->name, derr.message, derr.hint, derr.sqlstate);
-		if (overall == RET_OK) {
-			overall = rc;
-			*err = derr;
-		}
-		if (st->opt.dry_run)
-			return overall;
-	}
 	/*
 	 * An auditor's role may lack SELECT on the history or the runs ledger: the
 	 * dry run then says so in a warning, its counts still stand, and the
@@ -2069,82 +2080,448 @@ record_evidence(run_state *st, ret_error *err)
 		add_warning(st, "holds evidence not read (%s): grant the role SELECT on "
 		            "retention.hold_history and retention.runs", err->message);
 		ret_error_clear(err);
-		return overall;
+		return RET_OK;
 	}
 	if (rc != RET_OK) {
 		log_error_detail(NULL, err->message, err->hint, err->sqlstate);
 		return rc;
 	}
-	return overall;
+	return RET_OK;
+}
+
+/*
+ * The sessions of a run (--jobs). Worker 0 is the calling thread on the run's
+ * own connection; the others are threads with a connection each. A worker
+ * sees the run through a view: a copy of run_state with its own connection,
+ * its own interrupted and lost-connection flags and its own list of hold
+ * counts, which the pool merges back in policy order; its warnings go to the
+ * run itself (add_warning). The classes themselves are shared: a class is
+ * taken by one worker at a time, under the pool's lock, and only that worker
+ * writes its class_result until the threads are joined.
+ */
+typedef struct worker_pool worker_pool;
+
+typedef struct worker {
+	worker_pool *pool;
+	int index;
+	run_state view;
+} worker;
+
+struct worker_pool {
+	run_state *st;
+	worker *workers;
+	int n_workers;
+	pthread_mutex_t lock; /* guards next_class and evidence_taken */
+	int next_class;       /* the next class to offer in the work phase */
+	int *class_worker;    /* per class, the worker that removed its rows; -1: none */
+	bool *evidence_taken; /* per class, whether a worker has taken its evidence */
+	ret_code *class_rc;   /* per class, the first failure reading its evidence */
+	ret_error *class_err;
+};
+
+/* The view of st for a worker on conn. */
+static void
+worker_view(run_state *st, PGconn *conn, run_state *view)
+{
+	*view = *st;
+	view->conn = conn;
+	view->parent = st;
+	view->locked = false;
+	view->interrupted = false;
+	view->conn_lost = false;
+	/* Lists the run owns: a view must never grow or free them. */
+	view->holds = NULL;
+	view->n_holds = view->cap_holds = 0;
+	view->warnings = NULL;
+	view->n_warnings = view->cap_warnings = 0;
+	view->orphans = NULL;
+	view->n_orphans = view->cap_orphans = 0;
+	view->unfinished_runs = NULL;
+	view->n_unfinished = view->cap_unfinished = 0;
+	view->unfinished_work = NULL;
+	view->n_unfinished_work = 0;
+	view->adopted = NULL;
+	view->n_adopted = view->cap_adopted = 0;
+	memset(&view->evidence, 0, sizeof(view->evidence));
+}
+
+/*
+ * One more session and its view of the run: connected like the run's, with
+ * the policy's timeouts; in a dry run, inside a transaction on the run's
+ * snapshot, so that its numbers and the run's come from one snapshot.
+ */
+static ret_code
+open_worker(run_state *st, const char *snapshot, run_state *view, ret_error *err)
+{
+	PGconn *conn = NULL;
+	char *literal = NULL;
+	strbuf sb = {0};
+	char *sql = NULL;
+	ret_code rc;
+
+	rc = db_connect_again(st->conn, st->opt.conninfo, &conn, err);
+	if (rc == RET_OK && st->opt.dry_run) {
+		literal = PQescapeLiteral(conn, snapshot, strlen(snapshot));
+		if (literal)
+			strbuf_appendf(&sb, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+			               " SET TRANSACTION SNAPSHOT %s", literal);
+		sql = strbuf_take(&sb);
+		rc = sql ? db_exec(conn, "import the dry run's snapshot", sql, err)
+		         : ret_fail(err, RET_RUNTIME, "out of memory");
+	}
+	if (rc == RET_OK)
+		rc = db_set_timeouts(conn, st->pol->lock_timeout_ms,
+		                     st->opt.dry_run ? 0 : st->pol->statement_timeout_ms, err);
+	if (rc == RET_OK)
+		worker_view(st, conn, view);
+	else
+		db_close(conn);
+	PQfreemem(literal);
+	free(sql);
+	return rc;
+}
+
+/* Closes the workers' own sessions and frees the pool; accepts a pool never opened. */
+static void
+pool_close(worker_pool *pool)
+{
+	for (int w = 0; w < pool->n_workers; w++) {
+		run_state *view = &pool->workers[w].view;
+
+		if (w > 0)
+			db_close(view->conn);
+		free(view->holds);
+	}
+	free(pool->workers);
+	free(pool->class_worker);
+	free(pool->evidence_taken);
+	free(pool->class_rc);
+	free(pool->class_err);
+	if (pool->n_workers > 0)
+		pthread_mutex_destroy(&pool->lock);
+	memset(pool, 0, sizeof(*pool));
+}
+
+/*
+ * Opens the run's sessions: worker 0 on st->conn, then up to opt.jobs - 1
+ * more, never more in all than there are classes to work on. A session that
+ * cannot be opened fails the run before any row is touched.
+ */
+static ret_code
+pool_open(run_state *st, worker_pool *pool, ret_error *err)
+{
+	char snapshot[128] = "";
+	int pending = 0;
+	int n;
+	ret_code rc = RET_OK;
+
+	memset(pool, 0, sizeof(*pool));
+	for (int i = 0; i < st->n_classes; i++)
+		if (strcmp(st->classes[i].status, "pending") == 0)
+			pending++;
+	n = st->opt.jobs < pending ? st->opt.jobs : pending;
+	if (n < 1)
+		n = 1;
+	pool->st = st;
+	pool->workers = calloc((size_t)n, sizeof(worker));
+	pool->class_worker = calloc((size_t)st->n_classes + 1, sizeof(int));
+	pool->evidence_taken = calloc((size_t)st->n_classes + 1, sizeof(bool));
+	pool->class_rc = calloc((size_t)st->n_classes + 1, sizeof(ret_code));
+	pool->class_err = calloc((size_t)st->n_classes + 1, sizeof(ret_error));
+	if (!pool->workers || !pool->class_worker || !pool->evidence_taken || !pool->class_rc ||
+	    !pool->class_err) {
+		pool_close(pool);
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	}
+	pthread_mutex_init(&pool->lock, NULL);
+	for (int i = 0; i < st->n_classes; i++)
+		pool->class_worker[i] = -1;
+	pool->workers[0].pool = pool;
+	worker_view(st, st->conn, &pool->workers[0].view);
+	pool->n_workers = 1;
+
+	/* Batches run under the policy's timeouts, so none holds locks for long. */
+	if (!st->opt.dry_run)
+		rc = db_set_timeouts(st->conn, st->pol->lock_timeout_ms, st->pol->statement_timeout_ms,
+		                     err);
+	if (rc != RET_OK || n == 1)
+		return rc;
+
+	/*
+	 * The dry run's snapshot, for the other sessions to import. Its
+	 * transaction waits, idle, while they read: the session timeout that ends
+	 * forgotten transactions must not end this one.
+	 */
+	if (st->opt.dry_run) {
+		PGresult *res = NULL;
+
+		rc = db_query(st->conn, "export the dry run's snapshot", "SELECT pg_export_snapshot()",
+		              0, NULL, &res, err);
+		if (rc != RET_OK)
+			return rc;
+		snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		rc = db_exec(st->conn, "export the dry run's snapshot",
+		             "SET LOCAL idle_in_transaction_session_timeout = 0", err);
+		if (rc != RET_OK)
+			return rc;
+	}
+	for (int w = 1; w < n; w++) {
+		worker *wk = &pool->workers[w];
+
+		rc = open_worker(st, snapshot, &wk->view, err);
+		if (rc != RET_OK) {
+			ret_prefix(err, "session %d of --jobs %d", w + 1, st->opt.jobs);
+			return rc;
+		}
+		wk->pool = pool;
+		wk->index = w;
+		pool->n_workers++;
+	}
+	log_msg(LOG_INFO, NULL, "%d sessions work on the classes", n);
+	return RET_OK;
+}
+
+/* The next class waiting for a worker, in policy order; NULL when none is left. */
+static class_result *
+take_class(worker_pool *pool)
+{
+	class_result *cr = NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	while (cr == NULL && pool->next_class < pool->st->n_classes) {
+		class_result *c = &pool->st->classes[pool->next_class++];
+
+		if (strcmp(c->status, "pending") == 0)
+			cr = c;
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return cr;
+}
+
+/* One class's work: its batches (none in a dry run), its status and its counts. */
+static void
+work_class(run_state *st, class_result *cr)
+{
+	ret_error cerr;
+	ret_code rc;
+
+	if (st->interrupted || (st->opt.stop && *st->opt.stop)) {
+		st->interrupted = true;
+		cr->status = "not-run";
+		snprintf(cr->error, sizeof(cr->error), "not run: the run was interrupted");
+		return;
+	}
+
+	/* A dry run removes nothing: its counts are the answer. */
+	ret_error_clear(&cerr);
+	rc = st->opt.dry_run ? RET_OK : execute_class(st, cr, &cerr);
+	if (rc != RET_OK) {
+		class_fail(cr, "failed", &cerr);
+		return;
+	}
+	cr->status = st->interrupted ? "interrupted" : "ok";
+	log_counts(LOG_INFO, cr->cls->name, st->opt.dry_run ? "would remove" : "done",
+	           cr->eligible, cr->purged, cr->archived, cr->held, cr->undated);
+}
+
+/* The work phase of one worker: classes as they come, until none is left or its session is. */
+static void *
+work_phase(void *arg)
+{
+	worker *wk = arg;
+	class_result *cr;
+
+	while (!wk->view.conn_lost && (cr = take_class(wk->pool)) != NULL) {
+		if (!wk->view.opt.dry_run)
+			wk->pool->class_worker[cr - wk->pool->st->classes] = wk->index;
+		work_class(&wk->view, cr);
+	}
+	return NULL;
+}
+
+/*
+ * The next class whose evidence a worker reads: one it removed rows of (their
+ * keys are in its session's temporary table), or one no session removed rows
+ * of (a dry run's, one that failed before its work); NULL when none is left.
+ */
+static class_result *
+take_evidence(worker_pool *pool, int worker_index)
+{
+	class_result *cr = NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	for (int i = 0; i < pool->st->n_classes && cr == NULL; i++) {
+		int owner = pool->class_worker[i];
+
+		if (pool->evidence_taken[i] || !pool->st->classes[i].checked ||
+		    (owner >= 0 && owner != worker_index))
+			continue;
+		pool->evidence_taken[i] = true;
+		cr = &pool->st->classes[i];
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return cr;
+}
+
+/*
+ * The evidence phase of one worker, after all the work: for each class it
+ * takes, the rows each open hold kept, then the key digests. A session whose
+ * transaction failed (a dry run's) takes no more classes; a dry run's other
+ * sessions then end their share of the snapshot.
+ */
+static void *
+evidence_phase(void *arg)
+{
+	worker *wk = arg;
+	worker_pool *pool = wk->pool;
+	run_state *view = &wk->view;
+	class_result *cr;
+
+	/* Scans, untimed. */
+	if (!view->opt.dry_run && !db_lost(view->conn))
+		db_set_timeouts(view->conn, view->pol->lock_timeout_ms, 0, NULL);
+	while (!view->conn_lost && !db_lost(view->conn) &&
+	       PQtransactionStatus(view->conn) != PQTRANS_INERROR &&
+	       (cr = take_evidence(pool, wk->index)) != NULL) {
+		int i = (int)(cr - view->classes);
+		ret_error *e = &pool->class_err[i];
+		ret_error derr;
+		ret_code rc;
+
+		rc = count_holds(view, cr, e);
+		if (rc != RET_OK) {
+			log_error_detail(cr->cls->name, e->message, e->hint, e->sqlstate);
+			pool->class_rc[i] = rc;
+			if (PQtransactionStatus(view->conn) == PQTRANS_INERROR)
+				break;
+		}
+		ret_error_clear(&derr);
+		rc = class_digests(view, cr, &derr);
+		if (rc != RET_OK && pool->class_rc[i] == RET_OK) {
+			pool->class_rc[i] = rc;
+			*e = derr;
+		}
+	}
+	if (wk->index > 0 && view->opt.dry_run && !db_lost(view->conn))
+		PQclear(PQexec(view->conn, "COMMIT"));
+	return NULL;
+}
+
+/*
+ * Runs phase on every worker at once and waits for all of them. A thread
+ * that cannot be started has its part run here afterwards, so that no class
+ * is left without its worker.
+ */
+static void
+pool_run(worker_pool *pool, void *(*phase)(void *))
+{
+	pthread_t *threads = calloc((size_t)pool->n_workers, sizeof(pthread_t));
+	bool *started = calloc((size_t)pool->n_workers, sizeof(bool));
+	sigset_t stop_signals, old;
+
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
+	for (int w = 1; w < pool->n_workers && threads && started; w++)
+		started[w] = pthread_create(&threads[w], NULL, phase, &pool->workers[w]) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	phase(&pool->workers[0]);
+	for (int w = 1; w < pool->n_workers; w++) {
+		if (threads && started && started[w])
+			pthread_join(threads[w], NULL);
+		else
+			phase(&pool->workers[w]);
+	}
+	free(threads);
+	free(started);
+}
+
+/*
+ * After the work: whether any worker was interrupted is the run's, and every
+ * worker's, so that no worker reads a held-keys digest the others skip.
+ */
+static void
+pool_share_interrupted(worker_pool *pool)
+{
+	run_state *st = pool->st;
+
+	for (int w = 0; w < pool->n_workers; w++)
+		st->interrupted = st->interrupted || pool->workers[w].view.interrupted;
+	for (int w = 0; w < pool->n_workers; w++)
+		pool->workers[w].view.interrupted = st->interrupted;
+}
+
+/*
+ * After the evidence: the hold counts go into the run in policy order, a
+ * lost run connection is the run's, and a class no worker took (all their
+ * sessions were lost) is marked not run.
+ */
+static void
+pool_gather(worker_pool *pool)
+{
+	run_state *st = pool->st;
+
+	st->conn_lost = st->conn_lost || pool->workers[0].view.conn_lost;
+	for (int i = 0; i < st->n_classes; i++) {
+		class_result *cr = &st->classes[i];
+
+		if (strcmp(cr->status, "pending") == 0) {
+			cr->status = "not-run";
+			snprintf(cr->error, sizeof(cr->error), "not run: the database connection was lost");
+		}
+		for (int w = 0; w < pool->n_workers; w++) {
+			const run_state *view = &pool->workers[w].view;
+
+			for (int h = 0; h < view->n_holds; h++) {
+				if (strcmp(view->holds[h].counted_in, cr->cls->name) != 0)
+					continue;
+				if (!grow((void **)&st->holds, &st->n_holds, &st->cap_holds,
+				          sizeof(hold_record)))
+					return;
+				st->holds[st->n_holds++] = view->holds[h];
+			}
+		}
+	}
 }
 
 ret_code
 engine_execute(run_state *st, ret_error *err)
 {
+	worker_pool pool;
 	ret_code overall = RET_OK;
+	ret_code rc;
 
-	/* Batches run under the policy's timeouts, so none holds locks for long. */
-	if (!st->opt.dry_run) {
-		ret_code rc = db_set_timeouts(st->conn, st->pol->lock_timeout_ms,
-		                              st->pol->statement_timeout_ms, err);
+	rc = pool_open(st, &pool, err);
+	if (rc != RET_OK) {
+		st->conn_lost = db_lost(st->conn);
+		for (int i = 0; i < st->n_classes; i++) {
+			class_result *cr = &st->classes[i];
 
-		if (rc != RET_OK) {
-			st->conn_lost = db_lost(st->conn);
-			return rc;
-		}
-	}
-
-	for (int i = 0; i < st->n_classes; i++) {
-		class_result *cr = &st->classes[i];
-		ret_error cerr;
-		ret_code rc;
-
-		if (strcmp(cr->status, "pending") != 0)
-			continue;
-		if (st->conn_lost) {
+			if (strcmp(cr->status, "pending") != 0)
+				continue;
 			cr->status = "not-run";
-			snprintf(cr->error, sizeof(cr->error), "not run: the database connection was lost");
-			continue;
+			snprintf(cr->error, sizeof(cr->error), "not run: %s", err->message);
 		}
-		if (st->interrupted || (st->opt.stop && *st->opt.stop)) {
-			st->interrupted = true;
-			cr->status = "not-run";
-			snprintf(cr->error, sizeof(cr->error), "not run: the run was interrupted");
-			continue;
-		}
-
-		/* A dry run removes nothing: its counts are the answer. */
-		ret_error_clear(&cerr);
-		rc = st->opt.dry_run ? RET_OK : execute_class(st, cr, &cerr);
-		if (rc != RET_OK) {
-			class_fail(cr, "failed", &cerr);
-			continue;
-		}
-		cr->status = st->interrupted ? "interrupted" : "ok";
-		log_counts(LOG_INFO, cr->cls->name, st->opt.dry_run ? "would remove" : "done",
-		           cr->eligible, cr->purged, cr->archived, cr->held, cr->undated);
+		pool_close(&pool);
+		return rc;
 	}
 
-	/* Rows kept by each hold, after the work (or in the dry run's snapshot): a scan, untimed. */
-	if (!st->opt.dry_run && !db_lost(st->conn))
-		db_set_timeouts(st->conn, st->pol->lock_timeout_ms, 0, NULL);
-	for (int i = 0; i < st->n_classes && !st->conn_lost; i++) {
-		class_result *cr = &st->classes[i];
-		ret_error herr;
-
-		if (!cr->checked)
-			continue;
-		ret_error_clear(&herr);
-		if (count_holds(st, cr, &herr) != RET_OK) {
-			log_error_detail(cr->cls->name, herr.message, herr.hint, herr.sqlstate);
-			if (overall == RET_OK) {
-				overall = RET_RUNTIME;
-				*err = herr;
-			}
-			if (st->opt.dry_run)
-				break;
+	/* The work, then each class's evidence on the session that did its work. */
+	pool_run(&pool, work_phase);
+	pool_share_interrupted(&pool);
+	pool_run(&pool, evidence_phase);
+	pool_gather(&pool);
+	for (int i = 0; i < st->n_classes && overall == RET_OK; i++) {
+		if (pool.class_rc[i] != RET_OK) {
+			overall = pool.class_rc[i];
+			*err = pool.class_err[i];
 		}
 	}
+	pool_close(&pool);
+
 	if (!st->conn_lost && !db_lost(st->conn) &&
 	    PQtransactionStatus(st->conn) != PQTRANS_INERROR) {
 		ret_error eerr;

@@ -132,7 +132,12 @@ typedef struct run_options {
 	int progress_interval_s;       /* 0 disables progress lines */
 	int max_clock_skew_s;          /* guard: database clock against the host's */
 	volatile sig_atomic_t *stop;   /* set by a signal handler; checked between batches */
+	int jobs;                      /* sessions working on classes at once, 1..ENGINE_JOBS_MAX */
+	const char *conninfo;          /* what conn was opened with, for the other sessions of jobs */
 } run_options;
+
+/* The most sessions one run works with (--jobs). */
+#define ENGINE_JOBS_MAX 64
 
 typedef struct run_state {
 	const policy *pol;
@@ -169,6 +174,7 @@ typedef struct run_state {
 	run_evidence evidence; /* open holds and releases, read at the end of the run */
 	ret_code outcome;    /* the run's overall outcome */
 	char outcome_message[1024];
+	struct run_state *parent; /* in a worker's view of a run (engine.c): the run itself */
 } run_state;
 
 /* Sets up st for policy p on conn (both borrowed) with opt->run_id or a fresh run ID. */
@@ -199,6 +205,15 @@ void engine_warn(run_state *st, const char *fmt, ...) __attribute__((format(prin
  * counts the rows each open hold kept, computes each class's key digests and
  * reads the holds' evidence. A failing class is recorded and the others
  * still run. Returns RET_OK only when every class did all its work.
+ *
+ * With opt.jobs above 1, up to that many sessions work on classes at once:
+ * st->conn (which keeps the advisory lock) and opt.jobs - 1 more, opened with
+ * opt.conninfo to the same server and database and set up the same way, each
+ * in a thread of its own. A class runs whole on one session, and its key
+ * digests are computed on that session; in a dry run the other sessions
+ * import st->conn's snapshot. Every class_result, the holds (in policy order)
+ * and the warnings end up in st as with one session. SIGTERM and SIGINT are
+ * blocked in the threads, so that the caller's handler runs in its thread.
  */
 ret_code engine_execute(run_state *st, ret_error *err);
 

@@ -19,7 +19,7 @@ fault_hit(const char *point)
 		return false;
 	if (spec[n] == ':')
 		want = (int)strtol(spec + n + 1, NULL, 10);
-	return ++seen == want;
+	return __atomic_add_fetch(&seen, 1, __ATOMIC_SEQ_CST) == want; /* workers of --jobs */
 #else
 	(void)point;
 	return false;

@@ -66,13 +66,18 @@ now_iso(char *buf, size_t len)
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-/* Writes one line; obj (JSON mode) receives the common fields and is freed. */
+/*
+ * Writes one line; obj (JSON mode) receives the common fields and is freed.
+ * stderr stays locked for the whole line and its detail lines, so that the
+ * workers of a --jobs run never interleave parts of lines.
+ */
 static void
 emit(log_level level, const char *class_name, const char *message, cJSON *obj, const char *tail)
 {
 	char when[40];
 
 	now_iso(when, sizeof(when));
+	flockfile(stderr);
 	if (log_json) {
 		cJSON *line = cJSON_CreateObject();
 		char *text;
@@ -121,8 +126,9 @@ emit(log_level level, const char *class_name, const char *message, cJSON *obj, c
 			line = nl ? nl + 1 : NULL;
 		}
 	}
-	cJSON_Delete(obj);
 	fflush(stderr);
+	funlockfile(stderr);
+	cJSON_Delete(obj);
 }
 
 void

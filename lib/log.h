@@ -3,6 +3,8 @@
  * a line otherwise (RETENTION_LOG_FORMAT=text|json overrides). Every line
  * carries the level, the time and the run ID once one is set; dry-run lines
  * say so. Callers must never pass a password or a connection string.
+ * log_msg and the other line writers may be called from several threads at
+ * once: each line is written whole. log_init and the setters are not.
  */
 #ifndef RETENTION_LOG_H
 #define RETENTION_LOG_H
