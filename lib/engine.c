@@ -1005,6 +1005,42 @@ check_holds_reach(run_state *st, ret_error *err)
 	return RET_OK;
 }
 
+/*
+ * The sessions of a run (--jobs). Worker 0 is the calling thread on the run's
+ * own connection; the others are threads with a connection each. A worker
+ * sees the run through a view: a copy of run_state with its own connection,
+ * its own interrupted and lost-connection flags and its own list of hold
+ * counts, which the pool merges back in policy order; its warnings go to the
+ * run itself (add_warning). The classes themselves are shared: a class is
+ * taken by one worker at a time, under the pool's lock, and only that worker
+ * writes its class_result until the threads are joined. The pool lives from
+ * the counts (engine_prepare) to the evidence (engine_execute), in st->pool.
+ */
+typedef struct worker_pool worker_pool;
+
+typedef struct worker {
+	worker_pool *pool;
+	int index;
+	run_state view;
+} worker;
+
+struct worker_pool {
+	run_state *st;
+	worker *workers;
+	int n_workers;
+	pthread_mutex_t lock; /* guards next_class and evidence_taken */
+	int next_class;       /* the next class to offer in the check or work phase */
+	int *class_worker;    /* per class, the worker that removed its rows; -1: none */
+	bool *evidence_taken; /* per class, whether a worker has taken its evidence */
+	ret_code *class_rc;   /* per class, the outcome of its checks, then of its evidence */
+	ret_error *class_err;
+};
+
+/* The pool's life and phases, below with the phases' own helpers. */
+static ret_code pool_open(run_state *st, ret_error *err);
+static void pool_run(worker_pool *pool, void *(*phase)(void *));
+static void *check_phase(void *arg);
+
 ret_code
 engine_prepare(run_state *st, ret_error *err)
 {
@@ -1072,32 +1108,29 @@ engine_prepare(run_state *st, ret_error *err)
 	if (rc != RET_OK)
 		return rc;
 
-	/* Every class is checked and counted before any row is touched. */
+	/* Every class is checked and counted before any row is touched, on the run's sessions. */
+	rc = pool_open(st, err);
+	if (rc != RET_OK)
+		return rc;
+	pool_run(st->pool, check_phase);
 	for (int i = 0; i < st->n_classes; i++) {
 		class_result *cr = &st->classes[i];
-		ret_error cerr;
+		const ret_error *cerr = &st->pool->class_err[i];
 
-		ret_error_clear(&cerr);
-		/* In a dry run a savepoint keeps one class's error from ending the snapshot. */
-		if (st->opt.dry_run)
-			PQclear(PQexec(st->conn, "SAVEPOINT class_check"));
-		rc = prepare_class(st, cr, &cerr);
-		if (st->opt.dry_run && !db_lost(st->conn))
-			PQclear(PQexec(st->conn, rc == RET_OK ? "RELEASE SAVEPOINT class_check"
-			                                      : "ROLLBACK TO SAVEPOINT class_check"));
+		rc = st->pool->class_rc[i];
 		if (rc == RET_OK)
 			continue;
-		class_fail(cr, rc == RET_RUNTIME ? "failed" : "refused", &cerr);
+		class_fail(cr, rc == RET_RUNTIME ? "failed" : "refused", cerr);
 		if (rc == RET_RUNTIME && db_lost(st->conn)) {
 			/* Nothing more can be asked of a lost connection. */
 			st->conn_lost = db_lost(st->conn);
-			*err = cerr;
+			*err = *cerr;
 			return rc;
 		}
 		/* A class that failed at run time stays failed; the others still run. */
 		if (rc == RET_USAGE || (rc == RET_GUARD && worst != RET_USAGE)) {
 			worst = rc;
-			*err = cerr;
+			*err = *cerr;
 		}
 	}
 	/* One rule per row: no class may govern a partition of another class's table. */
@@ -2089,36 +2122,6 @@ record_evidence(run_state *st, ret_error *err)
 	return RET_OK;
 }
 
-/*
- * The sessions of a run (--jobs). Worker 0 is the calling thread on the run's
- * own connection; the others are threads with a connection each. A worker
- * sees the run through a view: a copy of run_state with its own connection,
- * its own interrupted and lost-connection flags and its own list of hold
- * counts, which the pool merges back in policy order; its warnings go to the
- * run itself (add_warning). The classes themselves are shared: a class is
- * taken by one worker at a time, under the pool's lock, and only that worker
- * writes its class_result until the threads are joined.
- */
-typedef struct worker_pool worker_pool;
-
-typedef struct worker {
-	worker_pool *pool;
-	int index;
-	run_state view;
-} worker;
-
-struct worker_pool {
-	run_state *st;
-	worker *workers;
-	int n_workers;
-	pthread_mutex_t lock; /* guards next_class and evidence_taken */
-	int next_class;       /* the next class to offer in the work phase */
-	int *class_worker;    /* per class, the worker that removed its rows; -1: none */
-	bool *evidence_taken; /* per class, whether a worker has taken its evidence */
-	ret_code *class_rc;   /* per class, the first failure reading its evidence */
-	ret_error *class_err;
-};
-
 /* The view of st for a worker on conn. */
 static void
 worker_view(run_state *st, PGconn *conn, run_state *view)
@@ -2126,6 +2129,7 @@ worker_view(run_state *st, PGconn *conn, run_state *view)
 	*view = *st;
 	view->conn = conn;
 	view->parent = st;
+	view->pool = NULL;
 	view->locked = false;
 	view->interrupted = false;
 	view->conn_lost = false;
@@ -2147,8 +2151,8 @@ worker_view(run_state *st, PGconn *conn, run_state *view)
 
 /*
  * One more session and its view of the run: connected like the run's, with
- * the policy's timeouts; in a dry run, inside a transaction on the run's
- * snapshot, so that its numbers and the run's come from one snapshot.
+ * the counting scans' timeouts; in a dry run, inside a transaction on the
+ * run's snapshot, so that its numbers and the run's come from one snapshot.
  */
 static ret_code
 open_worker(run_state *st, const char *snapshot, run_state *view, ret_error *err)
@@ -2170,8 +2174,7 @@ open_worker(run_state *st, const char *snapshot, run_state *view, ret_error *err
 		         : ret_fail(err, RET_RUNTIME, "out of memory");
 	}
 	if (rc == RET_OK)
-		rc = db_set_timeouts(conn, st->pol->lock_timeout_ms,
-		                     st->opt.dry_run ? 0 : st->pol->statement_timeout_ms, err);
+		rc = db_set_timeouts(conn, st->pol->lock_timeout_ms, 0, err);
 	if (rc == RET_OK)
 		worker_view(st, conn, view);
 	else
@@ -2181,10 +2184,14 @@ open_worker(run_state *st, const char *snapshot, run_state *view, ret_error *err
 	return rc;
 }
 
-/* Closes the workers' own sessions and frees the pool; accepts a pool never opened. */
+/* Closes the workers' own sessions and frees st->pool; accepts none. */
 static void
-pool_close(worker_pool *pool)
+pool_close(run_state *st)
 {
+	worker_pool *pool = st->pool;
+
+	if (pool == NULL)
+		return;
 	for (int w = 0; w < pool->n_workers; w++) {
 		run_state *view = &pool->workers[w].view;
 
@@ -2197,31 +2204,44 @@ pool_close(worker_pool *pool)
 	free(pool->evidence_taken);
 	free(pool->class_rc);
 	free(pool->class_err);
-	if (pool->n_workers > 0)
-		pthread_mutex_destroy(&pool->lock);
-	memset(pool, 0, sizeof(*pool));
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
+	st->pool = NULL;
+}
+
+/* Clears what a phase records per class, before the next phase. */
+static void
+pool_reset(worker_pool *pool)
+{
+	pool->next_class = 0;
+	for (int i = 0; i < pool->st->n_classes; i++) {
+		pool->class_worker[i] = -1;
+		pool->evidence_taken[i] = false;
+		pool->class_rc[i] = RET_OK;
+		ret_error_clear(&pool->class_err[i]);
+	}
 }
 
 /*
- * Opens the run's sessions: worker 0 on st->conn, then up to opt.jobs - 1
- * more, never more in all than there are classes to work on. A session that
- * cannot be opened fails the run before any row is touched.
+ * Opens st->pool: worker 0 on st->conn, then up to opt.jobs - 1 more
+ * sessions, never more in all than the policy has classes. A session that
+ * cannot be opened fails the run before any class is counted.
  */
 static ret_code
-pool_open(run_state *st, worker_pool *pool, ret_error *err)
+pool_open(run_state *st, ret_error *err)
 {
 	char snapshot[128] = "";
-	int pending = 0;
-	int n;
-	ret_code rc = RET_OK;
+	worker_pool *pool;
+	int n = st->opt.jobs < st->n_classes ? st->opt.jobs : st->n_classes;
+	ret_code rc;
 
-	memset(pool, 0, sizeof(*pool));
-	for (int i = 0; i < st->n_classes; i++)
-		if (strcmp(st->classes[i].status, "pending") == 0)
-			pending++;
-	n = st->opt.jobs < pending ? st->opt.jobs : pending;
 	if (n < 1)
 		n = 1;
+	pool = calloc(1, sizeof(*pool));
+	if (pool == NULL)
+		return ret_fail(err, RET_RUNTIME, "out of memory");
+	pthread_mutex_init(&pool->lock, NULL);
+	st->pool = pool;
 	pool->st = st;
 	pool->workers = calloc((size_t)n, sizeof(worker));
 	pool->class_worker = calloc((size_t)st->n_classes + 1, sizeof(int));
@@ -2230,22 +2250,15 @@ pool_open(run_state *st, worker_pool *pool, ret_error *err)
 	pool->class_err = calloc((size_t)st->n_classes + 1, sizeof(ret_error));
 	if (!pool->workers || !pool->class_worker || !pool->evidence_taken || !pool->class_rc ||
 	    !pool->class_err) {
-		pool_close(pool);
+		pool_close(st);
 		return ret_fail(err, RET_RUNTIME, "out of memory");
 	}
-	pthread_mutex_init(&pool->lock, NULL);
-	for (int i = 0; i < st->n_classes; i++)
-		pool->class_worker[i] = -1;
+	pool_reset(pool);
 	pool->workers[0].pool = pool;
 	worker_view(st, st->conn, &pool->workers[0].view);
 	pool->n_workers = 1;
-
-	/* Batches run under the policy's timeouts, so none holds locks for long. */
-	if (!st->opt.dry_run)
-		rc = db_set_timeouts(st->conn, st->pol->lock_timeout_ms, st->pol->statement_timeout_ms,
-		                     err);
-	if (rc != RET_OK || n == 1)
-		return rc;
+	if (n == 1)
+		return RET_OK;
 
 	/*
 	 * The dry run's snapshot, for the other sessions to import. Its
@@ -2297,6 +2310,35 @@ take_class(worker_pool *pool)
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return cr;
+}
+
+/*
+ * The check phase of one worker: catalog, cutoff, SQL, counts and guards of
+ * each class it takes, the outcome in the pool for engine_prepare to judge in
+ * policy order. In a dry run a savepoint keeps one class's error from ending
+ * the session's snapshot.
+ */
+static void *
+check_phase(void *arg)
+{
+	worker *wk = arg;
+	run_state *view = &wk->view;
+	class_result *cr;
+
+	while (!view->conn_lost && (cr = take_class(wk->pool)) != NULL) {
+		int i = (int)(cr - view->classes);
+		ret_code rc;
+
+		if (view->opt.dry_run)
+			PQclear(PQexec(view->conn, "SAVEPOINT class_check"));
+		rc = prepare_class(view, cr, &wk->pool->class_err[i]);
+		if (view->opt.dry_run && !db_lost(view->conn))
+			PQclear(PQexec(view->conn, rc == RET_OK ? "RELEASE SAVEPOINT class_check"
+			                                        : "ROLLBACK TO SAVEPOINT class_check"));
+		wk->pool->class_rc[i] = rc;
+		view->conn_lost = db_lost(view->conn);
+	}
+	return NULL;
 }
 
 /* One class's work: its batches (none in a dry run), its status and its counts. */
@@ -2440,6 +2482,33 @@ pool_run(worker_pool *pool, void *(*phase)(void *))
 }
 
 /*
+ * Before the work: each view takes the run as engine_prepare left it, and
+ * every session gets the batches' timeouts, so none holds locks for long.
+ */
+static ret_code
+pool_start_work(worker_pool *pool, ret_error *err)
+{
+	run_state *st = pool->st;
+
+	pool_reset(pool);
+	for (int w = 0; w < pool->n_workers; w++) {
+		run_state *view = &pool->workers[w].view;
+		bool lost = view->conn_lost;
+		ret_code rc;
+
+		worker_view(st, view->conn, view);
+		view->conn_lost = lost || db_lost(view->conn);
+		if (st->opt.dry_run || view->conn_lost)
+			continue;
+		rc = db_set_timeouts(view->conn, st->pol->lock_timeout_ms,
+		                     st->pol->statement_timeout_ms, err);
+		if (rc != RET_OK)
+			return rc;
+	}
+	return RET_OK;
+}
+
+/*
  * After the work: whether any worker was interrupted is the run's, and every
  * worker's, so that no worker reads a held-keys digest the others skip.
  */
@@ -2490,11 +2559,11 @@ pool_gather(worker_pool *pool)
 ret_code
 engine_execute(run_state *st, ret_error *err)
 {
-	worker_pool pool;
+	worker_pool *pool = st->pool;
 	ret_code overall = RET_OK;
 	ret_code rc;
 
-	rc = pool_open(st, &pool, err);
+	rc = pool ? pool_start_work(pool, err) : ret_fail(err, RET_RUNTIME, "the run is not prepared");
 	if (rc != RET_OK) {
 		st->conn_lost = db_lost(st->conn);
 		for (int i = 0; i < st->n_classes; i++) {
@@ -2505,22 +2574,22 @@ engine_execute(run_state *st, ret_error *err)
 			cr->status = "not-run";
 			snprintf(cr->error, sizeof(cr->error), "not run: %s", err->message);
 		}
-		pool_close(&pool);
+		pool_close(st);
 		return rc;
 	}
 
 	/* The work, then each class's evidence on the session that did its work. */
-	pool_run(&pool, work_phase);
-	pool_share_interrupted(&pool);
-	pool_run(&pool, evidence_phase);
-	pool_gather(&pool);
+	pool_run(pool, work_phase);
+	pool_share_interrupted(pool);
+	pool_run(pool, evidence_phase);
+	pool_gather(pool);
 	for (int i = 0; i < st->n_classes && overall == RET_OK; i++) {
-		if (pool.class_rc[i] != RET_OK) {
-			overall = pool.class_rc[i];
-			*err = pool.class_err[i];
+		if (pool->class_rc[i] != RET_OK) {
+			overall = pool->class_rc[i];
+			*err = pool->class_err[i];
 		}
 	}
-	pool_close(&pool);
+	pool_close(st);
 
 	if (!st->conn_lost && !db_lost(st->conn) &&
 	    PQtransactionStatus(st->conn) != PQTRANS_INERROR) {
@@ -2606,6 +2675,7 @@ engine_record_report(run_state *st, int exit_code, const char *report_file,
 void
 engine_free(run_state *st)
 {
+	pool_close(st);
 	if (st->locked && !db_lost(st->conn))
 		PQclear(PQexec(st->conn, RUN_UNLOCK_SQL));
 	for (int i = 0; i < st->n_classes; i++) {

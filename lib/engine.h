@@ -174,6 +174,7 @@ typedef struct run_state {
 	run_evidence evidence; /* open holds and releases, read at the end of the run */
 	ret_code outcome;    /* the run's overall outcome */
 	char outcome_message[1024];
+	struct worker_pool *pool; /* the sessions of --jobs, from the counts to the evidence */
 	struct run_state *parent; /* in a worker's view of a run (engine.c): the run itself */
 } run_state;
 
@@ -191,7 +192,9 @@ void engine_init(run_state *st, const policy *p, PGconn *conn, const run_options
  * report_check_stranded), so that it chains to it; earlier runs left without
  * a report are marked abandoned. A dry run opens one read-only REPEATABLE
  * READ transaction here that engine_execute ends, so all its numbers come
- * from one snapshot.
+ * from one snapshot. With opt.jobs above 1 the classes are checked and
+ * counted on the run's sessions (see engine_execute), all before any row is
+ * removed.
  * Returns RET_USAGE or RET_GUARD when the run must not go on; nothing has
  * been deleted then.
  */
@@ -206,7 +209,8 @@ void engine_warn(run_state *st, const char *fmt, ...) __attribute__((format(prin
  * reads the holds' evidence. A failing class is recorded and the others
  * still run. Returns RET_OK only when every class did all its work.
  *
- * With opt.jobs above 1, up to that many sessions work on classes at once:
+ * With opt.jobs above 1, up to that many sessions work on classes at once
+ * (engine_prepare opens them for the counts; engine_execute closes them):
  * st->conn (which keeps the advisory lock) and opt.jobs - 1 more, opened with
  * opt.conninfo to the same server and database and set up the same way, each
  * in a thread of its own. A class runs whole on one session, and its key

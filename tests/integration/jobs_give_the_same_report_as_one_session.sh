@@ -85,7 +85,8 @@ assert_eq "--jobs 3: exit 0" 0 "$rc"
 r3=$(latest_report)
 assert_match "--jobs 3: three sessions" '"3 sessions work on the classes"' "$(cat "$WORK/run.log")"
 assert_eq "--jobs 3: no session of the run left" 0 \
-  "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retention'")"
+  "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retention'
+      AND datname = current_database()")"
 
 # Exact numbers, --jobs 3.
 assert_eq "classes in policy order" "inputs esc events logs aggregates" \
