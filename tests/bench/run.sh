@@ -21,6 +21,10 @@
 #      sampled every 50 ms)
 #   6  p99 latency of a pgbench insert workload on another table while a
 #      copy of case 1 runs, against the same workload alone
+#   7  4 classes of equal size: wall time of `retention run --jobs 1` against
+#      `--jobs 4` on identical copies of the tables
+#
+#   BENCH_ONLY=7 tests/bench/run.sh    case 7 alone
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -86,19 +90,20 @@ policy() {
 EOF
 }
 
-# Runs the job under /usr/bin/time; sets job_secs, job_rows, job_rss_kb.
+# Runs the job under /usr/bin/time, with any extra options given; sets job_secs, job_rows
+# (summed over the classes), job_rss_kb.
 job() {
   local t0 t1
   t0=$(now)
   /usr/bin/time -v -o "$tmp/time.txt" "$BIN" run --policy "$tmp/policy.json" \
     --report-dir "$tmp/reports" --archive-dir "$tmp/archive" --signing-key "$tmp/key.pem" \
-    --progress-interval 0 2>"$tmp/job.log" || { tail -n 20 "$tmp/job.log"; exit 1; }
+    --progress-interval 0 "$@" 2>"$tmp/job.log" || { tail -n 20 "$tmp/job.log"; exit 1; }
   t1=$(now)
   job_secs=$(python3 -c "print($t1 - $t0)")
   job_rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$tmp/time.txt")
   job_rows=$(python3 -c 'import json,sys,glob,os
 f=max(glob.glob(sys.argv[1]+"/*.json"), key=os.path.getmtime)
-c=json.load(open(f))["classes"][0]; print(c["purged"]+c["archived"])' "$tmp/reports")
+print(sum(c["purged"]+c["archived"] for c in json.load(open(f))["classes"]))' "$tmp/reports")
 }
 
 # Times SQL given on stdin (psql, autocommit); sets sql_secs.
@@ -125,6 +130,8 @@ warm() { for t in "$@"; do q "SELECT count(*) FROM $t" >/dev/null; done; }
 results=()
 add() { results+=("$(printf '| %-3s | %-62s | %12s | %12s | %8s | %-10s |' "$@")"); }
 
+# Cases 1 to 6 (not indented: BENCH_ONLY=7 skips them).
+if [ "${BENCH_ONLY:-}" != 7 ]; then
 # --- case 1: backlog -------------------------------------------------------
 echo "== case 1: backlog, $N of $((2 * N)) rows past the cutoff, 1% held"
 sql <<SQL
@@ -306,6 +313,44 @@ wait "$pgb"
 p99_busy=$(cat "$tmp/p99.txt")
 add 6 "pgbench insert p99 ms: during case 1 / alone" "$p99_busy" "$p99_alone" \
   "$(ratio "$p99_busy" "$p99_alone")" "report"
+fi
+
+# --- case 7: --jobs --------------------------------------------------------
+J=$(rows 1000000)
+echo "== case 7: 4 classes of $J rows each, half past the cutoff: --jobs 1 against --jobs 4"
+{
+  echo "SELECT setseed($SEED);"
+  for c in a b c d; do
+    echo "CREATE TABLE j1_$c (id bigint PRIMARY KEY, ts timestamptz, customer_id bigint,
+          body text);"
+    echo "INSERT INTO j1_$c SELECT i, now() - interval '60 days'
+          + (i::float8 / $J) * interval '60 days', i % 100, md5(random()::text)
+          FROM generate_series(1, $J) i;"
+    echo "CREATE TABLE j4_$c (LIKE j1_$c INCLUDING ALL);"
+    echo "INSERT INTO j4_$c SELECT * FROM j1_$c ORDER BY id;"
+    echo "VACUUM ANALYZE j1_$c; VACUUM ANALYZE j4_$c;"
+  done
+} | sql
+# Four purge classes on tables $1_a to $1_d.
+policy4() {
+  python3 - "$1" >"$tmp/policy.json" <<'PY'
+import json, sys
+print(json.dumps({"name": "bench-jobs", "version": 1, "timezone": "UTC", "max_fraction": 0.9,
+  "classes": [{"name": c, "table": "public.%s_%s" % (sys.argv[1], c), "key": "id",
+               "timestamp_column": "ts", "action": "purge", "retain": "30 days",
+               "hold_keys": ["customer_id"]} for c in "abcd"]}))
+PY
+}
+warm j1_a j1_b j1_c j1_d j4_a j4_b j4_c j4_d
+policy4 j1
+job --jobs 1
+j1_secs=$job_secs
+j1_rows=$job_rows
+policy4 j4
+job --jobs 4
+add 7 "--jobs 4 against --jobs 1, wall s ($j1_rows, $job_rows rows)" \
+  "$(printf '%.1f' "$job_secs")" "$(printf '%.1f' "$j1_secs")" "$(ratio "$j1_secs" "$job_secs")" \
+  "report"
 
 echo
 echo "BENCH_SCALE=$SCALE, $(nproc) cores, PostgreSQL $(q 'SHOW server_version'), fsync off"

@@ -2,7 +2,7 @@
 # Under --jobs the classes are counted on several sessions at once, and still
 # every class is counted and guarded before any row is removed: one class
 # over its max_fraction refuses the whole run (exit 3), whichever session
-# counted it, and no table loses a row.
+# counted it, and no table loses a row. --jobs outside 1..64 is refused.
 . "$(dirname "$0")/lib.sh"
 setup_db
 
@@ -28,6 +28,13 @@ cat >"$WORK/policy.json" <<'EOF2'
   {"name": "d", "table": "app.d", "key": "id", "timestamp_column": "ts",
    "action": "archive", "retain": "30 days"}]}
 EOF2
+
+for n in 0 65 -1 2x ""; do
+  RETENTION_LOG_FORMAT=text run_job --policy "$WORK/policy.json" --jobs "$n"
+  assert_eq "--jobs \"$n\": exit 2" 2 "$rc"
+  assert_match "--jobs \"$n\": says why" "--jobs: \"$n\" is not 1 to 64" "$(cat "$WORK/run.log")"
+done
+assert_eq "no report for a usage error" 0 "$(ls "$REPORTS" 2>/dev/null | wc -l)"
 
 run_job --policy "$WORK/policy.json" --jobs 3
 assert_eq "exit 3" 3 "$rc"
