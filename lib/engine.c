@@ -2153,6 +2153,8 @@ worker_view(run_state *st, PGconn *conn, run_state *view)
  * One more session and its view of the run: connected like the run's, with
  * the counting scans' timeouts; in a dry run, inside a transaction on the
  * run's snapshot, so that its numbers and the run's come from one snapshot.
+ * That transaction may wait, idle, while another session counts a large
+ * table: the session timeout that ends forgotten transactions is off in it.
  */
 static ret_code
 open_worker(run_state *st, const char *snapshot, run_state *view, ret_error *err)
@@ -2168,7 +2170,8 @@ open_worker(run_state *st, const char *snapshot, run_state *view, ret_error *err
 		literal = PQescapeLiteral(conn, snapshot, strlen(snapshot));
 		if (literal)
 			strbuf_appendf(&sb, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-			               " SET TRANSACTION SNAPSHOT %s", literal);
+			               " SET TRANSACTION SNAPSHOT %s;"
+			               " SET LOCAL idle_in_transaction_session_timeout = 0", literal);
 		sql = strbuf_take(&sb);
 		rc = sql ? db_exec(conn, "import the dry run's snapshot", sql, err)
 		         : ret_fail(err, RET_RUNTIME, "out of memory");
@@ -2262,8 +2265,8 @@ pool_open(run_state *st, ret_error *err)
 
 	/*
 	 * The dry run's snapshot, for the other sessions to import. Its
-	 * transaction waits, idle, while they read: the session timeout that ends
-	 * forgotten transactions must not end this one.
+	 * transaction may wait, idle, while they read: the session timeout that
+	 * ends forgotten transactions must not end this one.
 	 */
 	if (st->opt.dry_run) {
 		PGresult *res = NULL;
