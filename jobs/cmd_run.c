@@ -19,12 +19,16 @@
 
 static volatile sig_atomic_t stop_requested;
 
-/* SIGTERM and SIGINT only raise a flag: the current batch finishes and commits. */
+/*
+ * SIGTERM and SIGINT only raise a flag: the current batch finishes and
+ * commits. The store is atomic: the workers of --jobs read the flag from
+ * other threads.
+ */
 static void
 on_stop_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	__atomic_store_n(&stop_requested, 1, __ATOMIC_SEQ_CST);
 }
 
 static void

@@ -102,6 +102,16 @@ engine_warn(run_state *st, const char *fmt, ...)
 	add_warning(st, "%s", buf);
 }
 
+/*
+ * Whether a signal asked the run to stop. The flag is set in a signal handler
+ * and read by every worker thread: an atomic load, as the handler's store.
+ */
+static bool
+stop_requested(const run_state *st)
+{
+	return st->opt.stop && __atomic_load_n(st->opt.stop, __ATOMIC_SEQ_CST);
+}
+
 static void
 class_fail(class_result *cr, const char *status, const ret_error *e)
 {
@@ -1460,7 +1470,7 @@ run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages
 		double t0, elapsed_ms;
 		ret_code rc;
 
-		if (st->opt.stop && *st->opt.stop) {
+		if (stop_requested(st)) {
 			st->interrupted = true;
 			return RET_OK;
 		}
@@ -1763,7 +1773,7 @@ drop_expired_partitions(run_state *st, class_result *cr, int *skipped, ret_error
 		char reason[256];
 		int64_t rows = 0;
 
-		if (st->opt.stop && *st->opt.stop) {
+		if (stop_requested(st)) {
 			st->interrupted = true;
 			break;
 		}
@@ -2351,7 +2361,7 @@ work_class(run_state *st, class_result *cr)
 	ret_error cerr;
 	ret_code rc;
 
-	if (st->interrupted || (st->opt.stop && *st->opt.stop)) {
+	if (st->interrupted || stop_requested(st)) {
 		st->interrupted = true;
 		cr->status = "not-run";
 		snprintf(cr->error, sizeof(cr->error), "not run: the run was interrupted");

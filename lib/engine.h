@@ -131,7 +131,8 @@ typedef struct run_options {
 	const char *as_of;             /* dry runs only; NULL means the server's now() */
 	int progress_interval_s;       /* 0 disables progress lines */
 	int max_clock_skew_s;          /* guard: database clock against the host's */
-	volatile sig_atomic_t *stop;   /* set by a signal handler; checked between batches */
+	volatile sig_atomic_t *stop;   /* set by a signal handler (atomically: __atomic_store_n);
+	                                  checked between batches by every worker */
 	int jobs;                      /* sessions working on classes at once, 1..ENGINE_JOBS_MAX */
 	const char *conninfo;          /* what conn was opened with, for the other sessions of jobs */
 } run_options;
