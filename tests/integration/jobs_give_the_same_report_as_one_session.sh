@@ -21,7 +21,8 @@ INSERT INTO app.esc SELECT 'E-' || i, now() - interval '200 days 12 hours', 'TK-
   'note, "' || i || '"' FROM generate_series(1, 1000) i;
 INSERT INTO app.esc SELECT 'E-' || i, now() - interval '10 days 12 hours', 'TK-' || (i % 25),
   NULL FROM generate_series(1001, 1200) i;
-CREATE TABLE app.events (id bigint NOT NULL, at timestamptz NOT NULL, body text)
+CREATE TABLE app.events (id bigint NOT NULL, at timestamptz NOT NULL, body text,
+  PRIMARY KEY (id, at))
   PARTITION BY RANGE (at);
 CREATE TABLE app.ev_2020_01 PARTITION OF app.events
   FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-02-01 00:00+00');
@@ -70,7 +71,7 @@ one=${TEST_DB}_one
 createdb -T "$TEST_DB" "$one" || die "cannot copy the database"
 trap 'dropdb --if-exists -f "$one" >/dev/null 2>&1; cleanup_work' EXIT
 
-run_job --policy "$WORK/policy.json" --db "dbname=$one" --archive-dir "$WORK/archive_one"
+ARCHIVE=$WORK/archive_one run_job --policy "$WORK/policy.json" --db "dbname=$one"
 assert_eq "--jobs 1: exit 0" 0 "$rc"
 r1=$(latest_report)
 sleep 1

@@ -88,7 +88,7 @@ RETENTION_LOG_FORMAT=text run_job --policy "$WORK/broken.json"
 rid=$(report_get '["run_id"]')
 assert_eq "text lines all carry the short run ID" 0 \
   "$(grep -cv "^[0-9T:.-]*Z \[${rid:0:8}\] " "$WORK/run.log")"
-RETENTION_LOG_FORMAT=text run_job --report-dir "$REPORTS"
+RETENTION_LOG_FORMAT=text run_job
 assert_eq "text usage error: message and hint, both with a run ID" 2 \
   "$(grep -c '^[0-9T:.-]*Z \[[0-9a-f]\{8\}\] ' "$WORK/run.log")"
 finish
