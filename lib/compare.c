@@ -100,12 +100,12 @@ compare_reports(const cJSON *dry, const cJSON *real, compare_line_fn fn, void *a
 		return ret_fail(err, RET_USAGE, "the reports concern different databases (\"%s\" and "
 		                "\"%s\")", str_at(dry, "database", "name"),
 		                str_at(real, "database", "name"));
-	if (strcmp(str_at(dry, "mode", NULL), "dry-run") != 0)
-		line(fn, arg, false, "note: the first report is not a dry run (mode %s)",
-		     str_at(dry, "mode", NULL));
-	if (strcmp(str_at(real, "mode", NULL), "execute") != 0)
-		line(fn, arg, false, "note: the second report is not an executed run (mode %s)",
-		     str_at(real, "mode", NULL));
+	/* A verdict "dry run and real run match" on any other pair would mislead. */
+	if (strcmp(str_at(dry, "mode", NULL), "dry-run") != 0 ||
+	    strcmp(str_at(real, "mode", NULL), "execute") != 0)
+		return ret_fail(err, RET_USAGE, "--compare takes a dry run's report, then an executed"
+		                " run's; these are of mode %s, then %s", str_at(dry, "mode", NULL),
+		                str_at(real, "mode", NULL));
 
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(dry, "classes"))
 	{

@@ -18,8 +18,9 @@ typedef void (*compare_line_fn)(void *arg, bool differs, const char *line);
 
 /*
  * Compares the reports dry and real. *match is true when every class's
- * digests agree. RET_USAGE when a report is not a retention report, the two
- * concern different policies or databases, or a class has no digests.
+ * digests agree. RET_USAGE when a report is not a retention report, dry is
+ * not a dry run's or real not an executed run's, the two concern different
+ * policies or databases, or a class has no digests.
  */
 ret_code compare_reports(const cJSON *dry, const cJSON *real, compare_line_fn fn, void *arg,
                          bool *match, ret_error *err);

@@ -340,6 +340,11 @@ parse_class(const cJSON *obj, int index, const policy *p, policy_class *c, const
 	rc = get_identifier(obj, "name", true, c->name, origin, where, err);
 	if (rc != RET_OK)
 		return rc;
+	/* ARCHIVE_DIR/orphans/ holds what never committed, beside each ARCHIVE_DIR/<class>/. */
+	if (strcmp(c->name, "orphans") == 0)
+		return ret_fail(err, RET_USAGE, "%s: %s: field \"name\": \"orphans\" is the archive"
+		                " directory's place for segments that never committed; name the class"
+		                " otherwise", origin, where);
 	snprintf(where, sizeof(where), "class \"%s\"", c->name);
 	if ((rc = check_fields(obj, class_fields, origin, where, err)) != RET_OK)
 		return rc;

@@ -86,4 +86,10 @@ assert_match "verdict" "dry run and real run DIFFER" "$out"
 
 retention verify --compare "$dry" "$WORK/policy.json" >/dev/null 2>&1
 assert_eq "compare refuses what is not a report" 2 "$?"
+out=$(retention verify --compare "$real" "$dry" 2>&1)
+assert_eq "compare refuses the reports in the wrong order" 2 "$?"
+assert_match "and says which is which" \
+  "takes a dry run's report, then an executed run's; these are of mode execute, then dry-run" "$out"
+out=$(retention verify --compare "$real" "$real" 2>&1)
+assert_eq "compare refuses two executed runs" 2 "$?"
 finish

@@ -119,6 +119,10 @@ wrong_types_refused(void **state)
 	class_refused("\"retain\": \"30 days\", \"max_fraction\": 0", "max_fraction");
 	class_refused("\"retain\": \"30 days\", \"max_fraction\": 1.5", "max_fraction");
 	class_refused("\"retain\": \"30 days\", \"allow_triggers\": {}", "allow_triggers");
+	refused("{\"name\": \"p\", \"version\": 1, \"classes\": [{\"name\": \"orphans\","
+	        " \"table\": \"app.t\", \"key\": \"id\", \"timestamp_column\": \"ts\","
+	        " \"action\": \"archive\", \"retain\": \"30 days\"}]}",
+	        "\"orphans\" is the archive directory's place");
 }
 
 static void
