@@ -1230,6 +1230,31 @@ rollback(PGconn *conn)
 		PQclear(PQexec(conn, "ROLLBACK"));
 }
 
+/*
+ * Whether removing `rows` more would take the class past the eligible rows it
+ * counted before the work: the count its max_fraction guard approved and the
+ * dry run reports. Rows can become eligible during the run (unpinned when
+ * another class removes their children, or inserted with an old timestamp);
+ * the batches' own re-check would take them too, so every batch and every
+ * whole partition is held to the count, and those rows wait for the next
+ * run, whose count and guards see them.
+ */
+static bool
+past_count(const class_result *cr, int64_t rows)
+{
+	return cr->purged + cr->archived + rows > cr->eligible;
+}
+
+/* past_count for a batch still open: such a batch is rolled back and its class stops. */
+static bool
+batch_past_count(class_result *cr, int64_t removed)
+{
+	if (!past_count(cr, removed))
+		return false;
+	cr->stopped_at_count = true;
+	return true;
+}
+
 /* One purge batch: its own transaction, removing eligible rows in [from, to). */
 static ret_code
 purge_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t from, int64_t to,
@@ -1254,6 +1279,13 @@ purge_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t fro
 	}
 	*removed = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
+
+	/* Never past the class's count: the batch is rolled back and the class stops. */
+	if (batch_past_count(cr, *removed)) {
+		*removed = 0;
+		rollback(st->conn);
+		return RET_OK;
+	}
 
 	/* The batch's ledger row commits with its DELETE, or neither does. */
 	rc = batchlog_record_purge(st->conn, st->run_id, cr->cls->name, leaf->qname,
@@ -1435,7 +1467,8 @@ archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t f
 		}
 	}
 	fault_point("after-delete");
-	if (rc != RET_OK || *removed == 0) {
+	/* A batch past the class's count is rolled back like a failed one: no segment. */
+	if (rc != RET_OK || *removed == 0 || batch_past_count(cr, *removed)) {
 		archive_segment_abort(seg);
 		rollback(st->conn);
 		*removed = 0;
@@ -1481,6 +1514,8 @@ run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages
 		else
 			rc = purge_batch(st, cr, leaf, block, to, &removed, err);
 		elapsed_ms = (now_seconds() - t0) * 1000.0;
+		if (rc == RET_OK && cr->stopped_at_count)
+			return RET_OK;
 
 		if (rc != RET_OK) {
 			if (db_lost(st->conn)) {
@@ -1590,8 +1625,10 @@ archive_partition(run_state *st, class_result *cr, const char *part, int64_t *ro
  * in the digest table and, for an archive class, archives it through the
  * segment writer; all of that commits together or not at all. The DROP is a
  * second transaction. RET_OK with *outcome set: "dropped", "skipped" (lock
- * not granted), "detached" (DROP failed), or "batch" (rows that are not
- * eligible appeared; the caller batches the partition instead).
+ * not granted), "detached" (DROP failed), "batch" (rows that are not
+ * eligible appeared; the caller batches the partition instead) or
+ * "past-count" (its rows would take the class past its count, past_count;
+ * batched too, up to the count).
  */
 static ret_code
 remove_partition(run_state *st, class_result *cr, const char *part, int64_t *rows,
@@ -1631,11 +1668,13 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 	}
 
 	/*
-	 * Under the lock: every row still eligible, or the partition goes by
-	 * batches. Here as everywhere rows are read ONLY from the relation named.
+	 * Under the lock: every row still eligible, and not more of them than the
+	 * class has left of its count, or the partition goes by batches (which
+	 * stop at the count). Here as everywhere rows are read ONLY from the
+	 * relation named.
 	 */
 	if (rc == RET_OK) {
-		strbuf_appendf(&sb, "SELECT count(*) FILTER (WHERE NOT (%s) OR t.%s IS NULL)"
+		strbuf_appendf(&sb, "SELECT count(*) FILTER (WHERE NOT (%s) OR t.%s IS NULL), count(*)"
 		               " FROM ONLY %s t", cr->sql.eligible, cr->cat.ts, part);
 		sql = strbuf_take(&sb);
 		rc = sql ? db_query(st->conn, "partition check", sql, 0, NULL, &res, &e)
@@ -1643,11 +1682,22 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 		free(sql);
 		if (rc == RET_OK) {
 			int64_t kept = db_int64(res, 0, 0);
+			int64_t all = db_int64(res, 0, 1);
 
 			PQclear(res);
 			if (kept != 0) {
 				rollback(st->conn);
 				snprintf(reason, reason_len, "%lld rows are not eligible", (long long)kept);
+				return RET_OK;
+			}
+			if (past_count(cr, all)) {
+				rollback(st->conn);
+				*outcome = "past-count";
+				snprintf(reason, reason_len,
+				         "its %lld rows would take the class past the %lld rows it counted "
+				         "eligible (%lld removed so far)",
+				         (long long)all, (long long)cr->eligible,
+				         (long long)(cr->purged + cr->archived));
 				return RET_OK;
 			}
 		}
@@ -1783,7 +1833,12 @@ drop_expired_partitions(run_state *st, class_result *cr, int *skipped, ret_error
 		if (leaf && (leaf->undated > 0 || leaf->held > 0 || leaf->pinned > 0))
 			continue;
 		rc = remove_partition(st, cr, part, &rows, &outcome, reason, sizeof(reason), err);
-		if (rc != RET_OK || strcmp(outcome, "batch") == 0)
+		if (rc == RET_OK && strcmp(outcome, "past-count") == 0)
+			add_warning(st, "class %s: partition %s not removed whole: %s (rows became "
+			            "eligible during the run); its rows are left to the batches, which stop "
+			            "at that count, and to the next run", cr->cls->name, part, reason);
+		if (rc != RET_OK || strcmp(outcome, "batch") == 0 ||
+		    strcmp(outcome, "past-count") == 0)
 			continue;
 		if (cr->cls->action == ACTION_ARCHIVE)
 			cr->archived += rows;
@@ -1894,7 +1949,8 @@ execute_class(run_state *st, class_result *cr, ret_error *err)
 	/* Whole partitions first: what they remove, no batch has to. */
 	if (rc == RET_OK && cr->cat.partitioned)
 		rc = drop_expired_partitions(st, cr, &skipped, err);
-	for (int i = 0; i < cr->n_leaves && rc == RET_OK && !st->interrupted; i++) {
+	for (int i = 0; i < cr->n_leaves && rc == RET_OK && !st->interrupted && !cr->stopped_at_count;
+	     i++) {
 		if (cr->leaves[i].done || cr->leaves[i].eligible <= 0 || cr->leaves[i].lo_block < 0)
 			continue;
 		rc = run_leaf(st, cr, &cr->leaves[i], &pages, &last_progress, start, err);
@@ -1907,6 +1963,29 @@ execute_class(run_state *st, class_result *cr, ret_error *err)
 		rc = ret_fail(err, RET_RUNTIME,
 		              "%d partition(s) not locked within lock_timeout, left for the next run",
 		              skipped);
+
+	/*
+	 * Stopped at its count: the rows over it are the next run's. Eligible
+	 * rows are left, and some may be counted ones (a batch takes what is
+	 * eligible when it runs, so rows that became eligible can have gone in
+	 * their place, and the batch rolled back may hold counted rows too):
+	 * work the run set out to do may not be done, so the class fails.
+	 */
+	if (cr->stopped_at_count) {
+		int64_t done = cr->purged + cr->archived;
+
+		add_warning(st, "class %s: stopped at the %lld rows it counted eligible before the work "
+		            "(%lld removed): rows became eligible during the run (unpinned by another "
+		            "class's removals, or inserted with an old timestamp) and are left for the "
+		            "next run, whose count and guards see them", cr->cls->name,
+		            (long long)cr->eligible, (long long)done);
+		if (rc == RET_OK)
+			rc = ret_fail(err, RET_RUNTIME,
+			              "removed %lld of the %lld rows it counted eligible, then stopped: the "
+			              "next batch would have taken it past that count (rows became eligible "
+			              "during the run); the eligible rows left are for the next run",
+			              (long long)done, (long long)cr->eligible);
+	}
 	return rc;
 }
 

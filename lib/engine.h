@@ -77,6 +77,12 @@ typedef struct class_result {
 	char guard[32];
 	char guard_detail[512];
 	int64_t total, eligible, purged, archived, held, undated, pinned;
+	/*
+	 * A batch found more rows than the class had left of its counted
+	 * eligible: it was rolled back and the class stopped there (rows became
+	 * eligible during the run and are left for the next run's count).
+	 */
+	bool stopped_at_count;
 	int batches;
 	int retries;
 	double seconds;
