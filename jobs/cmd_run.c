@@ -246,9 +246,10 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 		/*
 		 * A lost connection left this run's ledger row running: without the
 		 * report's hash there, the next run would chain past this report. One
-		 * new session records it; the advisory lock went with the old one.
+		 * new session records it; the advisory lock went with the old one
+		 * (a run that lost its lock lost that session, used since or not).
 		 */
-		if (!opt->dry_run && st.ledger_row && conn && db_lost(conn)) {
+		if (!opt->dry_run && st.ledger_row && conn && (db_lost(conn) || st.lock_lost)) {
 			PGconn *again = NULL;
 
 			if (db_connect(a->conninfo, &again, &rerr) == RET_OK) {
@@ -263,6 +264,14 @@ run_policy(const run_args *a, run_options *opt, run_summary *sum)
 		if (engine_record_report(&st, exit_code, report_name, report_sha, &rerr) != RET_OK) {
 			log_error_detail(NULL, rerr.message, rerr.hint, rerr.sqlstate);
 			exit_code = RET_EXIT_RUNTIME;
+			/* A later run took over: its chain goes on without this report. */
+			if (st.row_taken_over) {
+				if (report_set_aside_own(a->report_dir, report_name, &rerr) == RET_OK)
+					log_msg(LOG_WARNING, NULL, "report %s moved with its signature to "
+					        "incomplete/: a later run chains past it", report_name);
+				else
+					log_error_detail(NULL, rerr.message, rerr.hint, NULL);
+			}
 		} else if (!opt->dry_run && st.ledger_row && db_lost(conn)) {
 			log_error_detail(NULL, "the report is signed but not recorded in the ledger: the "
 			                 "database cannot be reached",

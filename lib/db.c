@@ -19,6 +19,13 @@ static const char *const session_setup =
 	"SET client_min_messages = warning; SET jit = off;"
 	"SET idle_in_transaction_session_timeout = '10min'";
 
+/*
+ * A run's sessions sit idle for as long as another session works on a large
+ * class, and the run's advisory lock lives in one of them: a server-wide
+ * idle_session_timeout must not end them. The setting is PostgreSQL 14's.
+ */
+static const char *const idle_session_setup = "SET idle_session_timeout = 0";
+
 ret_code
 db_fail(PGconn *conn, const PGresult *res, const char *label, ret_error *err)
 {
@@ -131,6 +138,8 @@ set_up_session(PGconn *conn, const char *password, PGconn **out, ret_error *err)
 	}
 	PQsetNoticeReceiver(conn, notice_to_log, NULL);
 	rc = db_exec(conn, "session setup", session_setup, err);
+	if (rc == RET_OK && PQserverVersion(conn) >= 140000)
+		rc = db_exec(conn, "session setup", idle_session_setup, err);
 	if (rc != RET_OK) {
 		PQfinish(conn);
 		return rc;

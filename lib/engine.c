@@ -30,6 +30,11 @@
 /* Advisory lock key: one execute run per database at a time. */
 #define RUN_LOCK_SQL "SELECT pg_try_advisory_lock(7400100)"
 #define RUN_UNLOCK_SQL "SELECT pg_advisory_unlock(7400100)"
+/* Whether backend $1 still holds that lock (a bigint key: classid 0, objid the key, objsubid 1). */
+#define RUN_LOCK_HELD_SQL                                                                        \
+	"SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1"    \
+	" AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())" \
+	" AND classid = 0 AND objid = 7400100 AND objsubid = 1"
 
 #define BATCH_START_PAGES 128
 #define BATCH_ATTEMPTS 3
@@ -110,6 +115,63 @@ static bool
 stop_requested(const run_state *st)
 {
 	return st->opt.stop && __atomic_load_n(st->opt.stop, __ATOMIC_SEQ_CST);
+}
+
+/* The run a worker's view belongs to; st itself when it is the run. */
+static run_state *
+run_of(run_state *st)
+{
+	return st->parent ? st->parent : st;
+}
+
+/* Whether a session of the run found its advisory lock gone; read by every worker thread. */
+static bool
+lock_lost(run_state *st)
+{
+	return __atomic_load_n(&run_of(st)->lock_lost, __ATOMIC_SEQ_CST) != 0;
+}
+
+static ret_code
+lock_lost_fail(const run_state *st, ret_error *err)
+{
+	ret_fail(err, RET_RUNTIME,
+	         "the run lost its advisory lock: the session that held it (backend %d) is gone;"
+	         " every session stopped before its next batch",
+	         st->lock_pid);
+	ret_hint(err, "another run may have started since; check the ledger and `retention verify"
+	         " --chain` once it is done, then run again");
+	return RET_RUNTIME;
+}
+
+/*
+ * At the top of a batch's (or a whole partition's) transaction, before
+ * anything is removed: whether the run's lock session still holds the
+ * advisory lock. Without it a second run may already be removing the same
+ * rows. A batch on the lock session itself needs no check: had that session
+ * gone, so would the batch. When the lock is gone the run's lock_lost is set,
+ * so that every worker stops before its next batch, and the caller rolls back.
+ */
+static ret_code
+check_run_lock(run_state *st, ret_error *err)
+{
+	char pid[16];
+	const char *params[1] = {pid};
+	PGresult *res = NULL;
+	bool held;
+	ret_code rc;
+
+	if (st->parent == NULL || st->conn == st->parent->conn)
+		return RET_OK;
+	snprintf(pid, sizeof(pid), "%d", st->lock_pid);
+	rc = db_query(st->conn, "run lock check", RUN_LOCK_HELD_SQL, 1, params, &res, err);
+	if (rc != RET_OK)
+		return rc;
+	held = PQntuples(res) == 1;
+	PQclear(res);
+	if (held)
+		return RET_OK;
+	__atomic_store_n(&run_of(st)->lock_lost, 1, __ATOMIC_SEQ_CST);
+	return lock_lost_fail(st, err);
 }
 
 static void
@@ -1079,6 +1141,7 @@ engine_prepare(run_state *st, ret_error *err)
 		if (rc != RET_OK)
 			return rc;
 		st->locked = PQgetvalue(res, 0, 0)[0] == 't';
+		st->lock_pid = PQbackendPID(st->conn);
 		PQclear(res);
 		if (!st->locked)
 			return ret_fail(err, RET_LOCKED,
@@ -1271,6 +1334,8 @@ purge_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t fro
 		return ret_fail(err, RET_RUNTIME, "out of memory");
 	rc = db_exec(st->conn, "begin batch", "BEGIN", err);
 	if (rc == RET_OK)
+		rc = check_run_lock(st, err);
+	if (rc == RET_OK)
 		rc = db_query(st->conn, "delete batch", sql, 0, NULL, &res, err);
 	free(sql);
 	if (rc != RET_OK) {
@@ -1438,6 +1503,8 @@ archive_batch(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t f
 	/* Delete and stream. */
 	rc = db_exec(st->conn, "begin batch", "BEGIN", err);
 	if (rc == RET_OK)
+		rc = check_run_lock(st, err);
+	if (rc == RET_OK)
 		rc = archive_segment_open(st->opt.archive_dir, rel, &seg, err);
 	if (rc == RET_OK) {
 		res = PQexec(st->conn, sql);
@@ -1503,6 +1570,8 @@ run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages
 		double t0, elapsed_ms;
 		ret_code rc;
 
+		if (lock_lost(st))
+			return lock_lost_fail(st, err);
 		if (stop_requested(st)) {
 			st->interrupted = true;
 			return RET_OK;
@@ -1522,7 +1591,7 @@ run_leaf(run_state *st, class_result *cr, const leaf_stats *leaf, int64_t *pages
 				st->conn_lost = true;
 				return rc;
 			}
-			if (!walk_retry(&w, err))
+			if (lock_lost(st) || !walk_retry(&w, err))
 				return rc;
 			cr->retries++;
 			log_msg(LOG_WARNING, cr->cls->name, "batch at block %lld failed (%s), retrying",
@@ -1651,6 +1720,8 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 	         "BEGIN; SET LOCAL lock_timeout = %d; SET LOCAL statement_timeout = 0",
 	         st->pol->lock_timeout_ms);
 	rc = db_exec(st->conn, "begin partition", settings, &e);
+	if (rc == RET_OK)
+		rc = check_run_lock(st, &e);
 
 	/* The detach takes the locks first: nothing is read before they are granted. */
 	if (rc == RET_OK) {
@@ -1738,7 +1809,7 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 		/* Nothing of this partition happened; a lost connection ends the class. */
 		rollback(st->conn);
 		*rows = 0;
-		if (db_lost(st->conn)) {
+		if (db_lost(st->conn) || lock_lost(st)) {
 			*err = e;
 			return rc;
 		}
@@ -2440,6 +2511,11 @@ work_class(run_state *st, class_result *cr)
 	ret_error cerr;
 	ret_code rc;
 
+	if (lock_lost(st)) {
+		cr->status = "not-run";
+		snprintf(cr->error, sizeof(cr->error), "not run: the run lost its advisory lock");
+		return;
+	}
 	if (st->interrupted || stop_requested(st)) {
 		st->interrupted = true;
 		cr->status = "not-run";
@@ -2683,7 +2759,10 @@ engine_execute(run_state *st, ret_error *err)
 	}
 	pool_close(st);
 
-	if (!st->conn_lost && !db_lost(st->conn) &&
+	/* Without the lock the run's session is gone: it fails, and says why first. */
+	if (st->lock_lost)
+		overall = lock_lost_fail(st, err);
+	if (!st->lock_lost && !st->conn_lost && !db_lost(st->conn) &&
 	    PQtransactionStatus(st->conn) != PQTRANS_INERROR) {
 		ret_error eerr;
 
@@ -2745,17 +2824,21 @@ engine_record_report(run_state *st, int exit_code, const char *report_file,
 	params[4] = report_sha256;
 
 	/*
-	 * Only a row still running: after a lost connection a later run may have
-	 * marked it abandoned and chained past this report, and that must show.
+	 * Only a row still running: after a lost connection (or lock) a later run
+	 * may have marked it abandoned and chained past this report, and that
+	 * must show. A later run that adopted this very report recorded it already.
 	 */
 	rc = db_query(st->conn, "ledger update",
-	              "UPDATE retention.runs SET finished_at = clock_timestamp(), status = $2,"
-	              " exit_code = $3, report_file = $4, report_sha256 = $5"
-	              " WHERE run_id = $1 AND status = 'running'",
+	              "WITH u AS (UPDATE retention.runs SET finished_at = clock_timestamp(),"
+	              " status = $2, exit_code = $3, report_file = $4, report_sha256 = $5"
+	              " WHERE run_id = $1 AND status = 'running' RETURNING 1)"
+	              " SELECT (SELECT count(*) FROM u) = 1 OR EXISTS (SELECT 1 FROM retention.runs"
+	              " WHERE run_id = $1 AND report_sha256 = $5)",
 	              5, params, &res, err);
 	if (rc != RET_OK)
 		return rc;
-	if (strcmp(PQcmdTuples(res), "1") != 0)
+	st->row_taken_over = PQgetvalue(res, 0, 0)[0] != 't';
+	if (st->row_taken_over)
 		rc = ret_fail(err, RET_RUNTIME,
 		              "the ledger row of run %s was already closed (abandoned by a later run?);"
 		              " report %s is not in the ledger",

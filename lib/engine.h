@@ -160,7 +160,11 @@ typedef struct run_state {
 	int64_t sequence;    /* executed runs: 1, 2, ... per policy name; 0 for dry runs */
 	char previous_report_sha256[65];
 	bool ledger_row;     /* a retention.runs row exists for this run */
+	bool row_taken_over; /* engine_record_report found that row closed by a later run */
 	bool locked;
+	int lock_pid;        /* the backend of the session that holds the advisory lock */
+	int lock_lost;       /* the run's own (not a view's): a --jobs session found the lock
+	                        gone; stored and loaded atomically by the workers */
 	bool conn_lost;
 	bool interrupted;
 	class_result *classes;
@@ -225,6 +229,11 @@ void engine_warn(run_state *st, const char *fmt, ...) __attribute__((format(prin
  * import st->conn's snapshot. Every class_result, the holds (in policy order)
  * and the warnings end up in st as with one session. SIGTERM and SIGINT are
  * blocked in the threads, so that the caller's handler runs in its thread.
+ * Each batch on another session than st->conn first checks, in its own
+ * transaction, that st->conn still holds the advisory lock; when it does not
+ * (st->conn's session was ended), every session stops before its next batch,
+ * st->lock_lost is set and the run fails: removing rows without the lock
+ * would let a second run work beside this one.
  */
 ret_code engine_execute(run_state *st, ret_error *err);
 
@@ -233,7 +242,9 @@ const char *engine_status(const run_state *st);
 
 /*
  * Completes this run's ledger row with its status, exit code and report
- * (execute runs only; a no-op for dry runs or when there is no row).
+ * (execute runs only; a no-op for dry runs or when there is no row). A row a
+ * later run already closed (marked abandoned) is left alone: RET_RUNTIME,
+ * and st->row_taken_over is set.
  */
 ret_code engine_record_report(run_state *st, int exit_code, const char *report_file,
                               const char *report_sha256, ret_error *err);

@@ -504,6 +504,21 @@ move_aside(const char *dir, const char *aside, const char *name, bool *moved, re
 }
 
 ret_code
+report_set_aside_own(const char *dir, const char *name, ret_error *err)
+{
+	char aside[PATH_MAX], sig[PATH_MAX];
+	bool done = false;
+	ret_code rc;
+
+	snprintf(aside, sizeof(aside), "%s/incomplete", dir);
+	snprintf(sig, sizeof(sig), "%s.sig", name);
+	rc = move_aside(dir, aside, name, &done, err);
+	if (rc == RET_OK)
+		rc = move_aside(dir, aside, sig, &done, err);
+	return rc;
+}
+
+ret_code
 report_set_aside_incomplete(run_state *st, const char *dir, ret_error *err)
 {
 	char aside[PATH_MAX];

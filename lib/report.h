@@ -55,6 +55,13 @@ ret_code report_write(const char *dir, const char *name, const char *text,
  */
 ret_code report_set_aside_incomplete(run_state *st, const char *dir, ret_error *err);
 
+/*
+ * Moves this run's own report dir/name and its signature into dir/incomplete/:
+ * for a run whose ledger row a later run already marked abandoned (it lost
+ * its lock), so its report stands in no chain. Never deletes anything.
+ */
+ret_code report_set_aside_own(const char *dir, const char *name, ret_error *err);
+
 /* What the ledger row of an executed run that never recorded its report says. */
 typedef struct stranded_run {
 	const char *run_id;
