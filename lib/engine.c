@@ -2724,6 +2724,38 @@ pool_gather(worker_pool *pool)
 	}
 }
 
+/*
+ * After the evidence: a class whose digests or hold counts could not be read,
+ * or that no session could read them for (its session was lost after the
+ * work), fails. A report never calls a class done with its evidence missing.
+ */
+static void
+pool_judge_evidence(worker_pool *pool)
+{
+	run_state *st = pool->st;
+
+	for (int i = 0; i < st->n_classes; i++) {
+		class_result *cr = &st->classes[i];
+		ret_error *e = &pool->class_err[i];
+
+		if (!cr->checked)
+			continue;
+		if (!pool->evidence_taken[i] && pool->class_rc[i] == RET_OK) {
+			pool->class_rc[i] = ret_fail(e, RET_RUNTIME,
+			                             "the session that removed its rows was lost before"
+			                             " its key digests and rows per hold were read");
+			log_error_detail(cr->cls->name, e->message, NULL, NULL);
+		}
+		if (pool->class_rc[i] == RET_OK)
+			continue;
+		if (strcmp(cr->status, "ok") == 0 || strcmp(cr->status, "kept") == 0) {
+			cr->status = "failed";
+			snprintf(cr->error, sizeof(cr->error), "evidence not read: %s", e->message);
+			snprintf(cr->sqlstate, sizeof(cr->sqlstate), "%s", e->sqlstate);
+		}
+	}
+}
+
 ret_code
 engine_execute(run_state *st, ret_error *err)
 {
@@ -2751,12 +2783,7 @@ engine_execute(run_state *st, ret_error *err)
 	pool_share_interrupted(pool);
 	pool_run(pool, evidence_phase);
 	pool_gather(pool);
-	for (int i = 0; i < st->n_classes && overall == RET_OK; i++) {
-		if (pool->class_rc[i] != RET_OK) {
-			overall = pool->class_rc[i];
-			*err = pool->class_err[i];
-		}
-	}
+	pool_judge_evidence(pool);
 	pool_close(st);
 
 	/* Without the lock the run's session is gone: it fails, and says why first. */
