@@ -71,9 +71,12 @@ assert_match "its report is set aside: the second run chains past it" "json$" "$
 assert_eq "its report says failed" failed "$(report_get '["status"]' "$report1")"
 assert_match "its report names the lost lock" "lost its advisory lock" \
   "$(report_get '["error"]' "$report1")"
-assert_eq "no batch of it committed after the lock was lost (one in flight aside)" 0 \
+# A batch whose check passed just before the lock went may still commit: at
+# most one per session, within a batch's time; without the check the other
+# sessions went on for seconds, a batch every 150 ms.
+assert_eq "no batch of it committed after the lock was lost (those in flight aside)" 0 \
   "$(q "SELECT count(*) FROM retention.batches WHERE run_id = '$run1'
-        AND committed_at > '$lost_at'::timestamptz + interval '300 ms'")"
+        AND committed_at > '$lost_at'::timestamptz + interval '1 s'")"
 assert_eq "the second run exits 0" 0 "$rc2"
 run2=$(q "SELECT run_id FROM retention.runs WHERE run_id <> '$run1' ORDER BY sequence LIMIT 1")
 assert_eq "no batch of the first run after the second's first" 0 \

@@ -33,16 +33,22 @@ EOF2
 "$RETENTION_BIN" run --policy "$WORK/policy.json" --report-dir "$REPORTS" --signing-key "$KEY" \
   --archive-dir "$ARCHIVE" --progress-interval 0 --jobs 3 2>"$WORK/run.log" &
 pid=$!
-# Sessions of the run done with their class: idle, their last statement the
-# batches' timeouts set back after the class. The lock's session stays.
+# Once the long class is under way, the sessions of the run done with their
+# class: idle, their last statement the batches' timeouts set back after the
+# class. The lock's session stays.
 victims=""
 for _ in $(seq 100); do
+  big=$(q "SELECT count(*) FROM app.big")
+  if [ "$big" -ge 1900 ]; then
+    sleep 0.1
+    continue
+  fi
   victims=$(q "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity
                WHERE application_name = 'retention' AND datname = current_database()
                AND state = 'idle' AND query LIKE 'SET lock_timeout%'
                AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory'
                                AND objid = 7400100)")
-  [ -n "$victims" ] && [ "$(q "SELECT count(*) FROM app.big")" -gt 500 ] && break
+  [ -n "$victims" ] && [ "$big" -gt 500 ] && break
   sleep 0.1
 done
 [ -n "$victims" ] || die "no session of the run finished its class while the long one ran"
