@@ -23,18 +23,7 @@ EOF2
 left() { q "SELECT count(*) FROM app.t"; }
 
 # Run 1: the server stops under it; its report is signed but not recorded.
-before=$(left)
-"$RETENTION_BIN" run --policy "$WORK/policy.json" --report-dir "$REPORTS" --signing-key "$KEY" \
-  --progress-interval 0 2>"$WORK/run.log" &
-pid=$!
-for _ in $(seq 150); do
-  [ "$(left)" -lt $((before - 300)) ] && break
-  sleep 0.1
-done
-stop_server
-wait "$pid"
-rc=$?
-start_server
+run_until_server_stops "SELECT count(*) FROM app.t"
 assert_eq "run 1: exit 1" 1 "$rc"
 run1_file=$(basename "$(latest_report)")
 run1_sha=$(sha256sum "$(latest_report)" | cut -d' ' -f1)

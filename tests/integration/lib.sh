@@ -49,6 +49,26 @@ start_server() {
   bash "$SRC/tests/pg.sh" start "$PRIVATE_PG" >/dev/null || die "cannot restart the server"
 }
 
+# Starts `retention run --policy $WORK/policy.json` in the background, stops
+# the private server once the count query $1 (rows still to go) has fallen by
+# 300 from $before (set here), waits for the run and starts the server again,
+# so that the run wrote its report but could not record it. $rc: its status.
+run_until_server_stops() {
+  local pid
+  before=$(q "$1")
+  "$RETENTION_BIN" run --policy "$WORK/policy.json" --report-dir "$REPORTS" --signing-key "$KEY" \
+    --progress-interval 0 2>"$WORK/run.log" &
+  pid=$!
+  for _ in $(seq 150); do
+    [ "$(q "$1")" -lt $((before - 300)) ] && break
+    sleep 0.1
+  done
+  stop_server
+  wait "$pid"
+  rc=$?
+  start_server
+}
+
 # SQL helper: one value or rows, unaligned, tab-free; stops on error.
 q() {
   psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"

@@ -27,18 +27,7 @@ EOF2
 old_left() { q "SELECT count(*) FROM app.t WHERE body <> 'young'"; }
 
 # The first run ever of the policy; the server goes down once it has committed a few batches.
-before=$(old_left)
-"$RETENTION_BIN" run --policy "$WORK/policy.json" --report-dir "$REPORTS" --signing-key "$KEY" \
-  --progress-interval 0 2>"$WORK/run.log" &
-pid=$!
-for _ in $(seq 150); do
-  [ "$(old_left)" -lt $((before - 300)) ] && break
-  sleep 0.1
-done
-stop_server
-wait "$pid"
-rc=$?
-start_server
+run_until_server_stops "SELECT count(*) FROM app.t WHERE body <> 'young'"
 stranded=$(latest_report)
 stranded_file=$(basename "$stranded")
 stranded_sha=$(sha256sum "$stranded" | cut -d' ' -f1)

@@ -23,18 +23,7 @@ cat >"$WORK/policy.json" <<'EOF2'
 EOF2
 old_left() { q "SELECT count(*) FROM app.t"; }
 
-before=$(old_left)
-"$RETENTION_BIN" run --policy "$WORK/policy.json" --report-dir "$REPORTS" --signing-key "$KEY" \
-  --progress-interval 0 2>"$WORK/run.log" &
-pid=$!
-for _ in $(seq 150); do
-  [ "$(old_left)" -lt $((before - 300)) ] && break
-  sleep 0.1
-done
-stop_server
-wait "$pid"
-rc=$?
-start_server
+run_until_server_stops "SELECT count(*) FROM app.t"
 stranded=$(latest_report)
 stranded_file=$(basename "$stranded")
 stranded_id=$(report_get '["run_id"]')
