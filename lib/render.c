@@ -305,6 +305,10 @@ classes_section(doc *d, const cJSON *r)
 		                         jnum(c, "undated", u, sizeof(u)),
 		                         jnum(c, "pinned", n, sizeof(n))};
 
+		/* A keep class is never read: zeros there would read as an empty table. */
+		if (strcmp(jstr(c, "action"), "keep") == 0)
+			for (int i = 5; i < 11; i++)
+				cells[i] = "-";
 		table_row(d, cells);
 	}
 	table_end(d);

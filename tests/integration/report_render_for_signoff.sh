@@ -13,6 +13,8 @@ CREATE TABLE app.inputs (id bigserial PRIMARY KEY, received_at timestamptz, cust
 INSERT INTO app.inputs (received_at, customer_id)
   SELECT now() - (i || ' days')::interval, i % 10 FROM generate_series(1, 100) i;
 INSERT INTO app.inputs (received_at, customer_id) VALUES (NULL, 1);
+CREATE TABLE app.agg (day date PRIMARY KEY, n int);
+INSERT INTO app.agg SELECT current_date - i, i FROM generate_series(1, 50) i;
 CREATE TABLE app.esc (id bigserial PRIMARY KEY, closed_at timestamptz, customer_id int);
 INSERT INTO app.esc (closed_at, customer_id)
   SELECT now() - (i || ' days')::interval, i % 10 FROM generate_series(1, 120) i;
@@ -22,7 +24,8 @@ cat >"$WORK/policy.json" <<'EOF2'
   {"name": "inputs", "table": "app.inputs", "key": "id", "timestamp_column": "received_at",
    "action": "purge", "retain": "30 days", "hold_keys": ["customer_id"]},
   {"name": "esc", "table": "app.esc", "key": "id", "timestamp_column": "closed_at",
-   "action": "archive", "retain": "90 days", "procedure": "SOP-17", "hold_keys": ["customer_id"]}]}
+   "action": "archive", "retain": "90 days", "procedure": "SOP-17", "hold_keys": ["customer_id"]},
+  {"name": "agg", "table": "app.agg", "action": "keep", "retain": "indefinite"}]}
 EOF2
 retention hold add --ticket INV-1 --match customer_id=3 \
   --reason 'a <script>alert(1)</script> "quoted"' --by alice >/dev/null
@@ -36,6 +39,8 @@ assert_match "signature checked on the spot" "Signature +signature valid, key sh
 assert_match "class line: purged, held, undated" \
   "inputs +purge +30 days +[0-9T:.Z-]+ +ok +101 +64 +0 +7 +1 +0" "$text"
 assert_match "class line: archived" "esc +archive +90 days .* ok +120 +0 +28 +3 +0 +0" "$text"
+assert_match "a keep class shows no counts (it is never read), not zeros" \
+  "agg +keep +indefinite +kept +- +- +- +- +- +-" "$text"
 assert_match "hold with who and why" "INV-1 +customer_id=3 +every class +inputs .* alice +a <script>" \
   "$text"
 assert_match "segments listed" "Archive segments \(1\)" "$text"
