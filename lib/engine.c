@@ -1836,6 +1836,24 @@ remove_partition(run_state *st, class_result *cr, const char *part, int64_t *row
 	return db_lost(st->conn) ? rc : RET_OK;
 }
 
+
+/*
+ * The partitions of $1 (oid) ranged on column $2 alone whose upper bound, read
+ * from the catalog as TYPE, is at or before the cutoff $3.
+ */
+#define EXPIRED_PARTITIONS_SQL(TYPE)                                                           \
+	"SELECT format('%I.%I', n.nspname, c.relname)"                                             \
+	" FROM pg_partitioned_table p"                                                             \
+	" JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]"           \
+	" JOIN pg_inherits i ON i.inhparent = p.partrelid"                                         \
+	" JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind = 'r'"                               \
+	" JOIN pg_namespace n ON n.oid = c.relnamespace,"                                          \
+	" LATERAL (SELECT substring(pg_get_expr(c.relpartbound, c.oid)"                            \
+	"  FROM 'TO \\(''([^'']*)''\\)$') AS hi) b"                                                \
+	" WHERE p.partrelid = $1::oid AND p.partstrat = 'r' AND p.partnatts = 1"                   \
+	" AND a.attname = $2 AND b.hi IS NOT NULL"                                                 \
+	" AND b.hi::" TYPE " <= $3::" TYPE " ORDER BY b.hi::" TYPE
+
 /*
  * A range-partitioned class's partitions that lie wholly before the cutoff,
  * decided by their bounds in the catalog: single-column RANGE partitioning on
@@ -1860,30 +1878,7 @@ drop_expired_partitions(run_state *st, class_result *cr, int *skipped, ret_error
 	params[1] = cr->cls->timestamp_column;
 	params[2] = tz ? cr->cutoff_utc : cr->cutoff_local;
 	rc = db_query(st->conn, "expired partitions",
-	              tz ? "SELECT format('%I.%I', n.nspname, c.relname)"
-	                   " FROM pg_partitioned_table p"
-	                   " JOIN pg_attribute a ON a.attrelid = p.partrelid"
-	                   "  AND a.attnum = p.partattrs[0]"
-	                   " JOIN pg_inherits i ON i.inhparent = p.partrelid"
-	                   " JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind = 'r'"
-	                   " JOIN pg_namespace n ON n.oid = c.relnamespace,"
-	                   " LATERAL (SELECT substring(pg_get_expr(c.relpartbound, c.oid)"
-	                   "  FROM 'TO \\(''([^'']*)''\\)$') AS hi) b"
-	                   " WHERE p.partrelid = $1::oid AND p.partstrat = 'r' AND p.partnatts = 1"
-	                   " AND a.attname = $2 AND b.hi IS NOT NULL"
-	                   " AND b.hi::timestamptz <= $3::timestamptz ORDER BY b.hi::timestamptz"
-	                 : "SELECT format('%I.%I', n.nspname, c.relname)"
-	                   " FROM pg_partitioned_table p"
-	                   " JOIN pg_attribute a ON a.attrelid = p.partrelid"
-	                   "  AND a.attnum = p.partattrs[0]"
-	                   " JOIN pg_inherits i ON i.inhparent = p.partrelid"
-	                   " JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind = 'r'"
-	                   " JOIN pg_namespace n ON n.oid = c.relnamespace,"
-	                   " LATERAL (SELECT substring(pg_get_expr(c.relpartbound, c.oid)"
-	                   "  FROM 'TO \\(''([^'']*)''\\)$') AS hi) b"
-	                   " WHERE p.partrelid = $1::oid AND p.partstrat = 'r' AND p.partnatts = 1"
-	                   " AND a.attname = $2 AND b.hi IS NOT NULL"
-	                   " AND b.hi::timestamp <= $3::timestamp ORDER BY b.hi::timestamp",
+	              tz ? EXPIRED_PARTITIONS_SQL("timestamptz") : EXPIRED_PARTITIONS_SQL("timestamp"),
 	              3, params, &res, err);
 	if (rc != RET_OK)
 		return rc;
